@@ -1,0 +1,211 @@
+/* ipcfs: options, the mount, the main loop and signals.
+ *
+ *   ipcfs [options] MOUNTPOINT
+ *   ipcfs SOURCE MOUNTPOINT -o opts      (as mount.fuse3 and fstab call it)
+ *
+ * One GLib main loop serves everything: the FUSE device, and one epoll set
+ * of the descriptors that parked requests wait on. No request holds a
+ * thread while it waits. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+
+#include "config.h"
+#include "fs.h"
+
+
+struct loop {
+	struct fuse_session *se;
+	struct fuse_buf buf;
+	GMainLoop *main_loop;
+};
+
+struct cmdline {
+	GPtrArray *plain_args; /* arguments that are not options */
+	bool bad_option;
+};
+
+static int take_option(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct cmdline *c = data;
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		g_ptr_array_add(c->plain_args, g_strdup(arg));
+		return 0;
+	}
+	if (key != FUSE_OPT_KEY_OPT)
+		return 1;
+	const char *eq = strchr(arg, '=');
+	if (!eq)
+		return 1;
+	g_autofree char *name = g_strndup(arg, eq - arg);
+	int r = ipc_kinds_set_option(name, eq + 1);
+	if (r == -ENOENT)
+		return 1; /* not ours: libfuse's or the kernel's */
+	if (r < 0) {
+		fprintf(stderr, "ipcfs: bad value in option '%s'\n", arg);
+		c->bad_option = true;
+	}
+	return 0;
+}
+
+static void print_usage(const char *prog)
+{
+	printf("usage: %s [options] MOUNTPOINT\n\n"
+	       "Mounts the host's IPC objects as files:\n", prog);
+	for (const struct ipc_kind *const *k = ipc_kinds(); *k; k++)
+		printf("    %-12s %s\n", (*k)->dir, (*k)->description);
+	printf("\nipcfs options:\n");
+	ipc_kinds_print_options(stdout);
+	printf("\nFUSE options:\n");
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+/* Queues the daemon creates are charged to the daemon's user, and every
+ * open file through the mount holds a descriptor here. */
+static void raise_limits(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	rl = (struct rlimit){ RLIM_INFINITY, RLIM_INFINITY };
+	if (setrlimit(RLIMIT_MSGQUEUE, &rl) < 0 && getrlimit(RLIMIT_MSGQUEUE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_MSGQUEUE, &rl);
+	}
+}
+
+static gboolean on_fuse_request(gint fd, GIOCondition condition, gpointer data)
+{
+	struct loop *l = data;
+	int r = fuse_session_receive_buf(l->se, &l->buf);
+	if (r == -EINTR || r == -EAGAIN)
+		return G_SOURCE_CONTINUE;
+	if (r > 0)
+		fuse_session_process_buf(l->se, &l->buf);
+	if (r <= 0 || fuse_session_exited(l->se)) {
+		if (r < 0)
+			g_warning("reading the FUSE device: %s", g_strerror(-r));
+		g_main_loop_quit(l->main_loop);
+		return G_SOURCE_REMOVE;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_signal(gpointer data)
+{
+	struct loop *l = data;
+	g_info("signal received, unmounting");
+	fuse_session_exit(l->se);
+	g_main_loop_quit(l->main_loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static int serve(struct fuse_session *se)
+{
+	struct loop l = { .se = se, .main_loop = g_main_loop_new(NULL, FALSE) };
+	int r = park_init();
+	if (r < 0) {
+		g_warning("cannot wait on descriptors: %s", g_strerror(-r));
+		return 1;
+	}
+	int fd = fuse_session_fd(se);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	/* Requests first, so an interrupt is seen before its parked request is
+	 * woken by a descriptor that became ready at the same time. */
+	guint fuse_watch = g_unix_fd_add_full(G_PRIORITY_HIGH, fd, G_IO_IN | G_IO_ERR | G_IO_HUP,
+					      on_fuse_request, &l, NULL);
+	guint signals[] = {
+		g_unix_signal_add(SIGINT, on_signal, &l),
+		g_unix_signal_add(SIGTERM, on_signal, &l),
+		g_unix_signal_add(SIGHUP, on_signal, &l),
+	};
+	g_main_loop_run(l.main_loop);
+	for (size_t i = 0; i < G_N_ELEMENTS(signals); i++)
+		g_source_remove(signals[i]);
+	g_source_remove(fuse_watch);
+	park_shutdown();
+	free(l.buf.mem);
+	g_main_loop_unref(l.main_loop);
+	return 0;
+}
+
+static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opts *opts)
+{
+	int r = ipc_kinds_setup();
+	if (r < 0)
+		return 1;
+	nodes_build_tree(ipc_kinds());
+	struct fuse_session *se = fuse_session_new(args, &ipcfs_ops, sizeof(ipcfs_ops), NULL);
+	if (!se)
+		return 1;
+	ops_set_session(se);
+	int status = 1;
+	if (fuse_session_mount(se, opts->mountpoint) == 0) {
+		if (fuse_daemonize(opts->foreground) == 0)
+			status = serve(se);
+		fuse_session_unmount(se);
+	}
+	fuse_session_destroy(se);
+	nodes_free_tree();
+	ipc_kinds_teardown();
+	return status;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts = { 0 };
+	struct cmdline c = { .plain_args = g_ptr_array_new_with_free_func(g_free) };
+	g_autofree char *forced = NULL;
+	int status = 1;
+
+	if (fuse_opt_parse(&args, &c, NULL, take_option) < 0 || c.bad_option)
+		goto out;
+	/* mount.fuse3 and fstab pass "SOURCE MOUNTPOINT": the source names the mount. */
+	if (c.plain_args->len > 2) {
+		fprintf(stderr, "ipcfs: too many arguments (try --help)\n");
+		goto out;
+	}
+	const char *source = c.plain_args->len == 2 ? c.plain_args->pdata[0] : "ipcfs";
+	if (c.plain_args->len > 0)
+		fuse_opt_add_arg(&args, c.plain_args->pdata[c.plain_args->len - 1]);
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		goto out;
+	if (opts.show_help) {
+		print_usage(argv[0]);
+		status = 0;
+		goto out;
+	}
+	if (opts.show_version) {
+		printf("ipcfs version %s\n", IPCFS_VERSION);
+		fuse_lowlevel_version();
+		status = 0;
+		goto out;
+	}
+	if (!opts.mountpoint) {
+		fprintf(stderr, "ipcfs: no mount point given (try --help)\n");
+		goto out;
+	}
+	if (opts.debug)
+		g_log_set_debug_enabled(TRUE);
+	/* Access is the kernel's to check, against the real objects' owners
+	 * and modes that every stat reports. */
+	forced = g_strdup_printf("-odefault_permissions,fsname=%s,subtype=ipcfs", source);
+	fuse_opt_add_arg(&args, forced);
+	raise_limits();
+	status = mount_and_serve(&args, &opts);
+out:
+	free(opts.mountpoint);
+	fuse_opt_free_args(&args);
+	g_ptr_array_unref(c.plain_args);
+	return status;
+}

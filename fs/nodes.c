@@ -1,0 +1,102 @@
+/* Inode numbers <-> directories and named objects.
+ *
+ * Directories are fixed at start from the table of kinds. An object's node
+ * lives from its first lookup until the kernel forgets it; its inode number
+ * stays the same while the kernel holds it, whatever happens to the object. */
+#include <string.h>
+
+#include "fs.h"
+
+static GHashTable *by_ino; /* fuse_ino_t -> struct node */
+static fuse_ino_t next_ino = FUSE_ROOT_ID;
+static struct node *root;
+
+static struct node *node_new(struct node *parent, const char *name, bool is_dir)
+{
+	struct node *n = g_new0(struct node, 1);
+	n->ino = next_ino++;
+	n->parent = parent;
+	n->name = g_strdup(name);
+	n->is_dir = is_dir;
+	if (is_dir)
+		n->subdirs = g_hash_table_new(g_str_hash, g_str_equal);
+	g_hash_table_insert(by_ino, &n->ino, n);
+	return n;
+}
+
+static void node_free(struct node *n)
+{
+	g_clear_pointer(&n->subdirs, g_hash_table_destroy);
+	g_clear_pointer(&n->objects, g_hash_table_destroy);
+	g_free(n->name);
+	g_free(n);
+}
+
+static struct node *subdir_make(struct node *dir, const char *name)
+{
+	struct node *n = g_hash_table_lookup(dir->subdirs, name);
+	if (!n) {
+		n = node_new(dir, name, true);
+		g_hash_table_insert(dir->subdirs, n->name, n);
+	}
+	return n;
+}
+
+struct node *nodes_build_tree(const struct ipc_kind *const *kinds)
+{
+	by_ino = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)node_free);
+	root = node_new(NULL, "", true);
+	for (size_t i = 0; kinds[i]; i++) {
+		g_auto(GStrv) parts = g_strsplit(kinds[i]->dir, "/", -1);
+		struct node *dir = root;
+		for (size_t j = 0; parts[j]; j++)
+			dir = subdir_make(dir, parts[j]);
+		dir->kind = kinds[i];
+		dir->objects = g_hash_table_new(g_str_hash, g_str_equal);
+	}
+	return root;
+}
+
+void nodes_free_tree(void)
+{
+	g_clear_pointer(&by_ino, g_hash_table_destroy);
+	root = NULL;
+}
+
+struct node *node_get(fuse_ino_t ino)
+{
+	return g_hash_table_lookup(by_ino, &ino);
+}
+
+struct node *node_subdir(struct node *dir, const char *name)
+{
+	return dir->subdirs ? g_hash_table_lookup(dir->subdirs, name) : NULL;
+}
+
+struct node *node_lookup_object(struct node *dir, const char *name)
+{
+	struct node *n = g_hash_table_lookup(dir->objects, name);
+	if (!n) {
+		n = node_new(dir, name, false);
+		n->kind = dir->kind;
+		g_hash_table_insert(dir->objects, n->name, n);
+	}
+	n->nlookup++;
+	return n;
+}
+
+void node_forget(struct node *n, uint64_t count)
+{
+	if (n->is_dir)
+		return;
+	n->nlookup = count >= n->nlookup ? 0 : n->nlookup - count;
+	if (n->nlookup > 0)
+		return;
+	g_hash_table_remove(n->parent->objects, n->name);
+	g_hash_table_remove(by_ino, &n->ino);
+}
+
+size_t nodes_count_objects(void)
+{
+	return by_ino ? g_hash_table_size(by_ino) : 0;
+}

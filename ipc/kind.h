@@ -1,0 +1,89 @@
+/* ipc/kind.h: what the file system side may ask of one kind of IPC object.
+ *
+ * Every function returns 0 or a count on success and a negative errno on
+ * failure. None of them blocks: where the real call would wait, it returns
+ * -EAGAIN and wait_fd() names the descriptor whose readiness is worth a
+ * retry. Optional operations are NULL; the caller answers for them. */
+#pragma once
+
+#include <glib.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* The process a request comes from, as the kernel reported it. */
+struct ipc_caller {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+};
+
+/* The facts about one object that a stat shows. */
+struct ipc_attr {
+	uid_t uid;
+	gid_t gid;
+	mode_t mode; /* permission bits only */
+	off_t size;
+	struct timespec atime, mtime, ctime;
+};
+
+/* A number a kind takes as a mount option, "-o NAME=VALUE". */
+struct ipc_option {
+	const char *name;
+	const char *help;
+	long *value; /* 0 until given */
+	long min, max;
+};
+
+/* One open object; each kind defines the struct for itself. */
+struct ipc_handle;
+
+struct ipc_kind {
+	const char *dir;         /* path below the mount root: "mq", "sysv/msg" */
+	const char *description; /* one line for --help and logs */
+	const struct ipc_option *options; /* ends with a NULL name; may be NULL */
+
+	int (*setup)(void);    /* once, before the first request */
+	void (*teardown)(void);
+
+	int (*list)(GPtrArray *names); /* appends g_strdup'd names */
+	int (*stat)(const char *name, struct ipc_attr *attr);
+	/* Creates the object, failing with -EEXIST if it is there, owned by who. */
+	int (*create)(const char *name, mode_t mode, const struct ipc_caller *who);
+	int (*unlink)(const char *name);
+	int (*chmod)(const char *name, mode_t mode);
+	int (*chown)(const char *name, uid_t uid, gid_t gid); /* -1: unchanged */
+	int (*truncate)(const char *name, off_t size);
+	int (*set_times)(const char *name, const struct timespec times[2]);
+
+	int (*open)(const char *name, int flags, struct ipc_handle **out);
+	ssize_t (*read)(struct ipc_handle *h, void *buf, size_t len);
+	ssize_t (*write)(struct ipc_handle *h, const void *buf, size_t len);
+	int (*poll)(struct ipc_handle *h, short *revents); /* POLLIN/POLLOUT now */
+	int (*wait_fd)(struct ipc_handle *h);             /* fd to watch, or <0 */
+	void (*close)(struct ipc_handle *h);
+
+	/* Extended attributes of one object, values as text. */
+	int (*listxattr)(const char *name, GPtrArray *attrs);
+	int (*getxattr)(const char *name, const char *attr, GString *value);
+	int (*setxattr)(const char *name, const char *attr, const char *value,
+			const struct ipc_caller *who);
+	/* Extended attributes of the kind's directory, per caller. */
+	int (*dir_listxattr)(const struct ipc_caller *who, GPtrArray *attrs);
+	int (*dir_getxattr)(const struct ipc_caller *who, const char *attr, GString *value);
+	int (*dir_setxattr)(const struct ipc_caller *who, const char *attr, const char *value);
+	int (*dir_removexattr)(const struct ipc_caller *who, const char *attr);
+};
+
+/* ipc/kinds.c: the table of kinds. */
+const struct ipc_kind *const *ipc_kinds(void);
+int ipc_kinds_setup(void);
+void ipc_kinds_teardown(void);
+/* Sets a kind's "-o NAME=VALUE" option; -ENOENT if no kind takes NAME. */
+int ipc_kinds_set_option(const char *name, const char *value);
+void ipc_kinds_print_options(FILE *out);
+
+/* ipc/names.c: checks and numbers shared by the kinds. */
+int ipc_check_name(const char *name, size_t max_len);
+int ipc_parse_long(const char *text, long min, long max, long *out);

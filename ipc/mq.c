@@ -1,0 +1,492 @@
+/* POSIX message queues.
+ *
+ * The kernel's mqueue file system is the truth: names, owners, modes and
+ * times come from it, read through a private mount of the daemon's IPC
+ * namespace (fsopen/fsmount, as root) or from /dev/mqueue where that is
+ * mounted. Messages move with mq_send/mq_receive on descriptors opened
+ * O_NONBLOCK, which are also what a waiting request polls on. The daemon
+ * never calls mq_notify: only one process may register, and it would steal
+ * other programs' notifications. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <mqueue.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "kind.h"
+
+#define MQUEUE_MAGIC 0x19800202
+#define XATTR_MAXMSG "user.mq.maxmsg"
+#define XATTR_MSGSIZE "user.mq.msgsize"
+#define XATTR_CURMSGS "user.mq.curmsgs"
+#define XATTR_PRIORITY "user.mq.priority"
+
+struct ipc_handle {
+	mqd_t mqd;
+	char *name;
+	long msgsize;
+	/* The unread rest of a message longer than the reader's buffer. */
+	char *rest;
+	size_t rest_len, rest_off;
+};
+
+/* Sizes for queues created through the mount: per caller where set on the
+ * mq/ directory, else the mount options, else the system's defaults. */
+struct create_sizes {
+	long maxmsg, msgsize;
+};
+
+static long option_maxmsg, option_msgsize;
+static int queue_dir = -1;
+static GHashTable *send_priority; /* queue name -> priority + 1 */
+static GHashTable *caller_sizes;  /* uid -> struct create_sizes */
+
+static const struct ipc_option mq_options[] = {
+	{ "mq_maxmsg", "messages a queue created through the mount holds",
+	  &option_maxmsg, 1, 1 << 20 },
+	{ "mq_msgsize", "bytes a message of such a queue may have",
+	  &option_msgsize, 1, 16 << 20 },
+	{ NULL },
+};
+
+static int open_private_view(void)
+{
+	int fs = fsopen("mqueue", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -errno;
+	int mnt = -1;
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+		mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+	int err = errno;
+	close(fs);
+	return mnt >= 0 ? mnt : -err;
+}
+
+static int open_dev_mqueue(void)
+{
+	int fd = open("/dev/mqueue", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct statfs sfs;
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != MQUEUE_MAGIC) {
+		close(fd);
+		return -ENODEV;
+	}
+	return fd;
+}
+
+static int mq_setup(void)
+{
+	queue_dir = open_private_view();
+	if (queue_dir < 0) {
+		int err = queue_dir;
+		queue_dir = open_dev_mqueue();
+		if (queue_dir < 0) {
+			g_warning("no view of the message queues: fsmount: %s; /dev/mqueue: %s",
+				  g_strerror(-err), g_strerror(-queue_dir));
+			return queue_dir;
+		}
+		g_info("listing queues through /dev/mqueue (fsmount: %s)", g_strerror(-err));
+	}
+	send_priority = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	caller_sizes = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+	return 0;
+}
+
+static void mq_teardown(void)
+{
+	if (queue_dir >= 0)
+		close(queue_dir);
+	queue_dir = -1;
+	g_clear_pointer(&send_priority, g_hash_table_destroy);
+	g_clear_pointer(&caller_sizes, g_hash_table_destroy);
+}
+
+static int check_queue_name(const char *name)
+{
+	return ipc_check_name(name, NAME_MAX);
+}
+
+/* mq_open wants the name with one leading slash. */
+static char *queue_path(const char *name)
+{
+	return g_strconcat("/", name, NULL);
+}
+
+static int mq_list(GPtrArray *names)
+{
+	int fd = openat(queue_dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *dir = fdopendir(fd);
+	if (!dir) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	struct dirent *entry;
+	while ((entry = readdir(dir)) != NULL) {
+		if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
+			g_ptr_array_add(names, g_strdup(entry->d_name));
+	}
+	closedir(dir);
+	return 0;
+}
+
+static int mq_stat(const char *name, struct ipc_attr *attr)
+{
+	int r = check_queue_name(name);
+	if (r < 0)
+		return r;
+	struct stat st;
+	if (fstatat(queue_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	*attr = (struct ipc_attr){
+		.uid = st.st_uid,
+		.gid = st.st_gid,
+		.mode = st.st_mode & 07777,
+		.size = 0,
+		.atime = st.st_atim,
+		.mtime = st.st_mtim,
+		.ctime = st.st_ctim,
+	};
+	return 0;
+}
+
+static long read_proc_long(const char *path, long fallback)
+{
+	g_autofree char *text = NULL;
+	long v;
+	if (!g_file_get_contents(path, &text, NULL, NULL) ||
+	    ipc_parse_long(text, 1, LONG_MAX, &v) < 0)
+		return fallback;
+	return v;
+}
+
+/* The sizes a create by this caller gets; false for the system's defaults. */
+static bool sizes_for(const struct ipc_caller *who, struct mq_attr *attr)
+{
+	struct create_sizes s = { option_maxmsg, option_msgsize };
+	const struct create_sizes *mine = g_hash_table_lookup(caller_sizes, GUINT_TO_POINTER(who->uid));
+	if (mine) {
+		if (mine->maxmsg)
+			s.maxmsg = mine->maxmsg;
+		if (mine->msgsize)
+			s.msgsize = mine->msgsize;
+	}
+	if (!s.maxmsg && !s.msgsize)
+		return false;
+	*attr = (struct mq_attr){
+		.mq_maxmsg = s.maxmsg ? s.maxmsg : read_proc_long("/proc/sys/fs/mqueue/msg_default", 10),
+		.mq_msgsize = s.msgsize ? s.msgsize : read_proc_long("/proc/sys/fs/mqueue/msgsize_default", 8192),
+	};
+	return true;
+}
+
+static int mq_create(const char *name, mode_t mode, const struct ipc_caller *who)
+{
+	int r = check_queue_name(name);
+	if (r < 0)
+		return r;
+	g_autofree char *path = queue_path(name);
+	struct mq_attr attr;
+	bool sized = sizes_for(who, &attr);
+	mqd_t mqd = mq_open(path, O_CREAT | O_EXCL | O_RDONLY | O_NONBLOCK | O_CLOEXEC,
+			    mode & 07777, sized ? &attr : NULL);
+	if (mqd == (mqd_t)-1)
+		return -errno;
+	if (fchown(mqd, who->uid, who->gid) < 0) {
+		r = -errno;
+		mq_unlink(path);
+	}
+	mq_close(mqd);
+	return r;
+}
+
+static int mq_remove(const char *name)
+{
+	int r = check_queue_name(name);
+	if (r < 0)
+		return r;
+	g_autofree char *path = queue_path(name);
+	if (mq_unlink(path) < 0)
+		return -errno;
+	g_hash_table_remove(send_priority, name);
+	return 0;
+}
+
+static int mq_chmod(const char *name, mode_t mode)
+{
+	int r = check_queue_name(name);
+	if (r < 0)
+		return r;
+	return fchmodat(queue_dir, name, mode & 07777, 0) < 0 ? -errno : 0;
+}
+
+static int mq_chown(const char *name, uid_t uid, gid_t gid)
+{
+	int r = check_queue_name(name);
+	if (r < 0)
+		return r;
+	return fchownat(queue_dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+/* A shell's ">" truncates: accepted, and a queue has nothing to cut. */
+static int mq_truncate(const char *name, off_t size)
+{
+	return size == 0 ? 0 : -EINVAL;
+}
+
+static int mq_set_times(const char *name, const struct timespec times[2])
+{
+	int r = check_queue_name(name);
+	if (r < 0)
+		return r;
+	return utimensat(queue_dir, name, times, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+static int mq_open_handle(const char *name, int flags, struct ipc_handle **out)
+{
+	int r = check_queue_name(name);
+	if (r < 0)
+		return r;
+	g_autofree char *path = queue_path(name);
+	mqd_t mqd = mq_open(path, (flags & O_ACCMODE) | O_NONBLOCK | O_CLOEXEC);
+	if (mqd == (mqd_t)-1)
+		return -errno;
+	struct mq_attr attr;
+	if (mq_getattr(mqd, &attr) < 0) {
+		r = -errno;
+		mq_close(mqd);
+		return r;
+	}
+	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
+	h->mqd = mqd;
+	h->name = g_strdup(name);
+	h->msgsize = attr.mq_msgsize;
+	*out = h;
+	return 0;
+}
+
+static size_t take_rest(struct ipc_handle *h, void *buf, size_t len)
+{
+	size_t n = MIN(len, h->rest_len - h->rest_off);
+	memcpy(buf, h->rest + h->rest_off, n);
+	h->rest_off += n;
+	if (h->rest_off == h->rest_len)
+		g_clear_pointer(&h->rest, g_free);
+	return n;
+}
+
+/* One read is one message. A reader with a short buffer gets the rest of
+ * the message from its next reads of the same open file. */
+static ssize_t mq_read(struct ipc_handle *h, void *buf, size_t len)
+{
+	if (h->rest)
+		return take_rest(h, buf, len);
+	if (len >= (size_t)h->msgsize) {
+		ssize_t n = mq_receive(h->mqd, buf, h->msgsize, NULL);
+		return n < 0 ? -errno : n;
+	}
+	g_autofree char *message = g_malloc(h->msgsize);
+	ssize_t n = mq_receive(h->mqd, message, h->msgsize, NULL);
+	if (n < 0)
+		return -errno;
+	h->rest = g_steal_pointer(&message);
+	h->rest_len = n;
+	h->rest_off = 0;
+	if (n == 0)
+		g_clear_pointer(&h->rest, g_free);
+	return n == 0 ? 0 : take_rest(h, buf, len);
+}
+
+static unsigned int priority_of(const char *name)
+{
+	gpointer p = g_hash_table_lookup(send_priority, name);
+	return p ? GPOINTER_TO_UINT(p) - 1 : 0;
+}
+
+static ssize_t mq_write(struct ipc_handle *h, const void *buf, size_t len)
+{
+	if (mq_send(h->mqd, buf, len, priority_of(h->name)) < 0)
+		return -errno;
+	return len;
+}
+
+static int mq_poll(struct ipc_handle *h, short *revents)
+{
+	struct pollfd p = { .fd = h->mqd, .events = POLLIN | POLLOUT };
+	if (poll(&p, 1, 0) < 0)
+		return -errno;
+	*revents = p.revents & (POLLIN | POLLOUT);
+	if (h->rest)
+		*revents |= POLLIN;
+	return 0;
+}
+
+static int mq_wait_fd(struct ipc_handle *h)
+{
+	return h->mqd;
+}
+
+static void mq_close_handle(struct ipc_handle *h)
+{
+	mq_close(h->mqd);
+	g_free(h->rest);
+	g_free(h->name);
+	g_free(h);
+}
+
+static const char *const queue_xattrs[] = {
+	XATTR_MAXMSG, XATTR_MSGSIZE, XATTR_CURMSGS, XATTR_PRIORITY, NULL,
+};
+
+static int mq_listxattr(const char *name, GPtrArray *attrs)
+{
+	for (size_t i = 0; queue_xattrs[i]; i++)
+		g_ptr_array_add(attrs, g_strdup(queue_xattrs[i]));
+	return 0;
+}
+
+static int queue_attr(const char *name, struct mq_attr *attr)
+{
+	g_autofree char *path = queue_path(name);
+	mqd_t mqd = mq_open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (mqd == (mqd_t)-1)
+		return -errno;
+	int r = mq_getattr(mqd, attr) < 0 ? -errno : 0;
+	mq_close(mqd);
+	return r;
+}
+
+static int mq_getxattr(const char *name, const char *attr, GString *value)
+{
+	int r = check_queue_name(name);
+	if (r < 0)
+		return r;
+	if (strcmp(attr, XATTR_PRIORITY) == 0) {
+		struct stat st;
+		if (fstatat(queue_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		g_string_printf(value, "%u", priority_of(name));
+		return 0;
+	}
+	if (!g_strv_contains((const char *const *)queue_xattrs, attr))
+		return -ENODATA;
+	struct mq_attr a;
+	r = queue_attr(name, &a);
+	if (r < 0)
+		return r;
+	long v = strcmp(attr, XATTR_MAXMSG) == 0 ? a.mq_maxmsg :
+		 strcmp(attr, XATTR_MSGSIZE) == 0 ? a.mq_msgsize : a.mq_curmsgs;
+	g_string_printf(value, "%ld", v);
+	return 0;
+}
+
+static int mq_setxattr(const char *name, const char *attr, const char *value,
+		       const struct ipc_caller *who)
+{
+	int r = check_queue_name(name);
+	if (r < 0)
+		return r;
+	if (strcmp(attr, XATTR_PRIORITY) != 0)
+		return g_strv_contains((const char *const *)queue_xattrs, attr) ? -EPERM : -ENOTSUP;
+	long prio;
+	if (ipc_parse_long(value, 0, sysconf(_SC_MQ_PRIO_MAX) - 1, &prio) < 0)
+		return -EINVAL;
+	struct stat st;
+	if (fstatat(queue_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	g_hash_table_insert(send_priority, g_strdup(name), GUINT_TO_POINTER(prio + 1));
+	return 0;
+}
+
+static const char *const dir_xattrs[] = { XATTR_MAXMSG, XATTR_MSGSIZE, NULL };
+
+static int mq_dir_listxattr(const struct ipc_caller *who, GPtrArray *attrs)
+{
+	for (size_t i = 0; dir_xattrs[i]; i++)
+		g_ptr_array_add(attrs, g_strdup(dir_xattrs[i]));
+	return 0;
+}
+
+static int mq_dir_getxattr(const struct ipc_caller *who, const char *attr, GString *value)
+{
+	if (!g_strv_contains((const char *const *)dir_xattrs, attr))
+		return -ENODATA;
+	struct mq_attr a;
+	if (!sizes_for(who, &a)) {
+		a.mq_maxmsg = read_proc_long("/proc/sys/fs/mqueue/msg_default", 10);
+		a.mq_msgsize = read_proc_long("/proc/sys/fs/mqueue/msgsize_default", 8192);
+	}
+	g_string_printf(value, "%ld", strcmp(attr, XATTR_MAXMSG) == 0 ? a.mq_maxmsg : a.mq_msgsize);
+	return 0;
+}
+
+static struct create_sizes *sizes_of_caller(const struct ipc_caller *who)
+{
+	struct create_sizes *s = g_hash_table_lookup(caller_sizes, GUINT_TO_POINTER(who->uid));
+	if (!s) {
+		s = g_new0(struct create_sizes, 1);
+		g_hash_table_insert(caller_sizes, GUINT_TO_POINTER(who->uid), s);
+	}
+	return s;
+}
+
+static int mq_dir_setxattr(const struct ipc_caller *who, const char *attr, const char *value)
+{
+	const struct ipc_option *o = strcmp(attr, XATTR_MAXMSG) == 0 ? &mq_options[0] :
+				     strcmp(attr, XATTR_MSGSIZE) == 0 ? &mq_options[1] : NULL;
+	if (!o)
+		return -ENOTSUP;
+	long v;
+	if (ipc_parse_long(value, o->min, o->max, &v) < 0)
+		return -EINVAL;
+	struct create_sizes *s = sizes_of_caller(who);
+	*(o == &mq_options[0] ? &s->maxmsg : &s->msgsize) = v;
+	return 0;
+}
+
+static int mq_dir_removexattr(const struct ipc_caller *who, const char *attr)
+{
+	if (!g_strv_contains((const char *const *)dir_xattrs, attr))
+		return -ENODATA;
+	struct create_sizes *s = sizes_of_caller(who);
+	*(strcmp(attr, XATTR_MAXMSG) == 0 ? &s->maxmsg : &s->msgsize) = 0;
+	return 0;
+}
+
+const struct ipc_kind ipc_kind_mq = {
+	.dir = "mq",
+	.description = "POSIX message queues",
+	.options = mq_options,
+	.setup = mq_setup,
+	.teardown = mq_teardown,
+	.list = mq_list,
+	.stat = mq_stat,
+	.create = mq_create,
+	.unlink = mq_remove,
+	.chmod = mq_chmod,
+	.chown = mq_chown,
+	.truncate = mq_truncate,
+	.set_times = mq_set_times,
+	.open = mq_open_handle,
+	.read = mq_read,
+	.write = mq_write,
+	.poll = mq_poll,
+	.wait_fd = mq_wait_fd,
+	.close = mq_close_handle,
+	.listxattr = mq_listxattr,
+	.getxattr = mq_getxattr,
+	.setxattr = mq_setxattr,
+	.dir_listxattr = mq_dir_listxattr,
+	.dir_getxattr = mq_dir_getxattr,
+	.dir_setxattr = mq_dir_setxattr,
+	.dir_removexattr = mq_dir_removexattr,
+};
