@@ -1,0 +1,162 @@
+"""The mount fixture and a small TAP runner for Python tests.
+
+Mount() starts a fresh ipcfs in the foreground at a temporary directory
+and, on leaving, removes the queues named with its prefix and unmounts,
+whether the test passed or not. run(globals()) runs every test_* function
+in order and prints TAP. Needs IPCFS and MQTOOL from meson.
+"""
+import ctypes
+import ctypes.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+IPCFS = os.environ.get("IPCFS", "")
+MQTOOL = os.environ.get("MQTOOL", "")
+
+
+class Mount:
+    def __init__(self, options="allow_other"):
+        self.options = options
+        self.prefix = "t%d-" % os.getpid()
+        self.path = None
+        self.proc = None
+
+    def __enter__(self):
+        self.path = tempfile.mkdtemp(prefix="ipcfs-test.")
+        self.mq = os.path.join(self.path, "mq")
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([IPCFS, "-f", self.path, "-o", self.options],
+                                     stderr=self.log)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            if self.mounted():
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.__exit__(None, None, None)
+        raise RuntimeError("ipcfs did not mount")
+
+    def mounted(self):
+        with open("/proc/mounts") as f:
+            return any(line.split()[1] == self.path and line.split()[2] == "fuse.ipcfs"
+                       for line in f)
+
+    def name(self, suffix):
+        """A queue name this mount's cleanup will remove."""
+        return self.prefix + suffix
+
+    def queue(self, suffix):
+        return os.path.join(self.mq, self.name(suffix))
+
+    def __exit__(self, *exc):
+        subprocess.run([MQTOOL, "clean", self.prefix], stderr=subprocess.DEVNULL)
+        if self.mounted():
+            if subprocess.run(["umount", self.path], stderr=subprocess.DEVNULL).returncode:
+                subprocess.run(["umount", "-l", self.path], stderr=subprocess.DEVNULL)
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        os.rmdir(self.path)
+        return False
+
+    def alive(self):
+        return self.proc.poll() is None
+
+
+class PosixQueue:
+    """mq_open and friends through ctypes, for interop checks."""
+    _rt = ctypes.CDLL(ctypes.util.find_library("rt") or "librt.so.1", use_errno=True)
+
+    class Attr(ctypes.Structure):
+        _fields_ = [("flags", ctypes.c_long), ("maxmsg", ctypes.c_long),
+                    ("msgsize", ctypes.c_long), ("curmsgs", ctypes.c_long),
+                    ("pad", ctypes.c_long * 4)]
+
+    def __init__(self, name, flags=os.O_RDWR, mode=0o600, maxmsg=0, msgsize=0):
+        rt = self._rt
+        rt.mq_open.restype = ctypes.c_int
+        path = ("/" + name).encode()
+        if flags & os.O_CREAT and maxmsg:
+            attr = self.Attr(0, maxmsg, msgsize, 0)
+            self.mqd = rt.mq_open(path, flags, mode, ctypes.byref(attr))
+        elif flags & os.O_CREAT:
+            self.mqd = rt.mq_open(path, flags, mode, None)
+        else:
+            self.mqd = rt.mq_open(path, flags)
+        if self.mqd < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e), name)
+
+    def attr(self):
+        a = self.Attr()
+        self._check(self._rt.mq_getattr(self.mqd, ctypes.byref(a)))
+        return a
+
+    def send(self, data, prio=0):
+        self._check(self._rt.mq_send(self.mqd, data, len(data), prio))
+
+    def receive(self):
+        size = self.attr().msgsize
+        buf = ctypes.create_string_buffer(size)
+        prio = ctypes.c_uint()
+        self._rt.mq_receive.restype = ctypes.c_ssize_t
+        n = self._rt.mq_receive(self.mqd, buf, size, ctypes.byref(prio))
+        self._check(n)
+        return buf.raw[:n], prio.value
+
+    def close(self):
+        self._rt.mq_close(self.mqd)
+
+    @staticmethod
+    def unlink(name):
+        return PosixQueue._rt.mq_unlink(("/" + name).encode())
+
+    @staticmethod
+    def _check(r):
+        if r < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e))
+
+
+def expect_errno(err, fn, *args, **kwargs):
+    """Calls fn and asserts that it fails with OSError err."""
+    try:
+        fn(*args, **kwargs)
+    except OSError as e:
+        assert e.errno == err, "expected %s, got %s" % (
+            errno_name(err), errno_name(e.errno))
+        return
+    raise AssertionError("expected %s, but it succeeded" % errno_name(err))
+
+
+def errno_name(e):
+    import errno
+    return errno.errorcode.get(e, str(e))
+
+
+def run(namespace):
+    if not os.path.exists("/dev/fuse"):
+        print("1..0 # SKIP no /dev/fuse")
+        sys.exit(77)
+    tests = [(n, f) for n, f in namespace.items() if n.startswith("test_") and callable(f)]
+    failed = 0
+    for i, (name, fn) in enumerate(tests, 1):
+        try:
+            fn()
+            print("ok %d - %s" % (i, name), flush=True)
+        except Exception:
+            failed += 1
+            print("not ok %d - %s" % (i, name), flush=True)
+            for line in traceback.format_exc().splitlines():
+                print("#   " + line, flush=True)
+    print("1..%d" % len(tests))
+    sys.exit(1 if failed else 0)
