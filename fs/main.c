@@ -187,6 +187,7 @@ int main(int argc, char *argv[])
 	}
 	if (opts.show_version) {
 		printf("ipcfs version %s\n", IPCFS_VERSION);
+		fflush(stdout);
 		fuse_lowlevel_version();
 		status = 0;
 		goto out;

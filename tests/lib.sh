@@ -1,6 +1,6 @@
 # tests/lib.sh: the mount fixture and TAP helpers for shell tests.
 #
-# Sourcing it mounts a fresh ipcfs (options from IPCFS_TEST_OPTS) at $MNT,
+# Sourcing it mounts a fresh ipcfs (unless T_NO_MOUNT is set) (options from IPCFS_TEST_OPTS) at $MNT,
 # run in the foreground as $IPCFS_PID, and arranges that on exit, passed or
 # failed, the queues named $P* are removed and the mount is taken down.
 # Every object a test makes is named "$P..." so cleanup finds it.
@@ -85,4 +85,4 @@ t_done() {
 	[ "$T_FAILED" -eq 0 ]
 }
 
-t_mount
+[ -n "${T_NO_MOUNT:-}" ] || t_mount

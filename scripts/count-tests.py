@@ -1,0 +1,31 @@
+"""Counts test cases in meson's testlog.json: each TAP "ok"/"not ok" line
+of a test is one case; a test that printed none counts as one case by its
+result. Prints "N passed, N failed" (", N skipped" when any) last."""
+import json
+import re
+import sys
+
+passed = failed = skipped = 0
+with open(sys.argv[1]) as log:
+    for line in log:
+        test = json.loads(line)
+        out = test.get("stdout") or ""
+        oks = len(re.findall(r"^ok \d+", out, re.M))
+        skips = len(re.findall(r"^ok \d+.*# ?SKIP", out, re.M | re.I))
+        not_oks = len(re.findall(r"^not ok \d+", out, re.M))
+        result = test.get("result")
+        if result == "SKIP":
+            skipped += 1
+            continue
+        passed += oks - skips
+        skipped += skips
+        failed += not_oks
+        if result not in ("OK", "EXPECTEDFAIL") and not_oks == 0:
+            failed += 1  # crashed, timed out or bailed out before a case failed
+        elif oks + not_oks == 0:
+            passed += 1
+summary = "%d passed, %d failed" % (passed, failed)
+if skipped:
+    summary += ", %d skipped" % skipped
+print(summary)
+sys.exit(1 if failed else 0)

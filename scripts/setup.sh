@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs what is missing on a Debian/Ubuntu machine and builds ipcfs into
+# build/. Sourced by the two commands the README gives; safe to run again.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+packages="gcc meson ninja-build pkg-config libglib2.0-dev fuse3 attr util-linux python3"
+missing=""
+for p in $packages; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "setup: installing$missing"
+	apt-get update -q >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
+fi
+
+# libfuse >= 3.17 for passthrough; Debian 12 has 3.14, so meson builds the
+# release from subprojects/, whose tarball the cache may need seeding with.
+if ! pkg-config --atleast-version=3.17 fuse3 2>/dev/null; then
+	sh scripts/fetch-libfuse.sh
+fi
+
+if [ ! -f build/build.ninja ]; then
+	meson setup build >/dev/null
+fi
+ninja -C build >/dev/null

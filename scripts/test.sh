@@ -1,0 +1,11 @@
+#!/bin/sh
+# Builds ipcfs if needed and runs the whole test suite. The last line
+# reads "N passed, N failed", counting each test case.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+sh "$top/scripts/setup.sh" || exit 1
+meson test -C "$top/build" --print-errorlogs "$@"
+status=$?
+python3 "$top/scripts/count-tests.py" "$top/build/meson-logs/testlog.json"
+counted=$?
+[ "$status" -eq 0 ] && [ "$counted" -eq 0 ]
