@@ -4,9 +4,9 @@ select.poll and os.read.
 
     mq_example.py MOUNT NAME
 
-Creates MOUNT/mq/NAME, sends three messages (one os.write each), reads
-them back (one os.read each) after poll says one is waiting, shows the
-queue's attributes, then removes the queue."""
+Creates MOUNT/mq/NAME, sends three messages (one os.write each), shows
+how many wait, reads them back (one os.read each) while poll says one is
+waiting, then removes the queue."""
 import os
 import select
 import sys
@@ -21,11 +21,8 @@ print("waiting:", os.getxattr(path, "user.mq.curmsgs").decode())
 
 poller = select.poll()
 poller.register(fd, select.POLLIN)
-while poller.poll(5000):
-    try:
-        os.set_blocking(fd, False)
-        print(os.read(fd, 8192).decode())
-    except BlockingIOError:
-        break
+os.set_blocking(fd, False)
+while poller.poll(0):
+    print(os.read(fd, 8192).decode())
 os.close(fd)
 os.unlink(path)

@@ -24,6 +24,7 @@ struct loop {
 	struct fuse_session *se;
 	struct fuse_buf buf;
 	GMainLoop *main_loop;
+	guint fuse_watch;
 };
 
 struct cmdline {
@@ -95,6 +96,7 @@ static gboolean on_fuse_request(gint fd, GIOCondition condition, gpointer data)
 		if (r < 0)
 			g_warning("reading the FUSE device: %s", g_strerror(-r));
 		g_main_loop_quit(l->main_loop);
+		l->fuse_watch = 0;
 		return G_SOURCE_REMOVE;
 	}
 	return G_SOURCE_CONTINUE;
@@ -121,7 +123,7 @@ static int serve(struct fuse_session *se)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	/* Requests first, so an interrupt is seen before its parked request is
 	 * woken by a descriptor that became ready at the same time. */
-	guint fuse_watch = g_unix_fd_add_full(G_PRIORITY_HIGH, fd, G_IO_IN | G_IO_ERR | G_IO_HUP,
+	l.fuse_watch = g_unix_fd_add_full(G_PRIORITY_HIGH, fd, G_IO_IN | G_IO_ERR | G_IO_HUP,
 					      on_fuse_request, &l, NULL);
 	guint signals[] = {
 		g_unix_signal_add(SIGINT, on_signal, &l),
@@ -131,7 +133,7 @@ static int serve(struct fuse_session *se)
 	g_main_loop_run(l.main_loop);
 	for (size_t i = 0; i < G_N_ELEMENTS(signals); i++)
 		g_source_remove(signals[i]);
-	g_source_remove(fuse_watch);
+	g_clear_handle_id(&l.fuse_watch, g_source_remove);
 	park_shutdown();
 	free(l.buf.mem);
 	g_main_loop_unref(l.main_loop);
