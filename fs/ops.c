@@ -496,8 +496,10 @@ static void ipcfs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct open_file *f = file_of(fi);
 	short wanted = fi->poll_events ? (fi->poll_events & (POLLIN | POLLOUT)) : (POLLIN | POLLOUT);
-	short revents = 0;
-	int r = f->kind->poll ? f->kind->poll(f->handle, &revents) : -ENOSYS;
+	/* A kind that can't tell is always ready; ENOSYS would turn poll off
+	 * for the whole mount. */
+	short revents = POLLIN | POLLOUT;
+	int r = f->kind->poll ? f->kind->poll(f->handle, &revents) : 0;
 	if (r < 0) {
 		if (ph)
 			fuse_pollhandle_destroy(ph);
