@@ -5,12 +5,14 @@ and, on leaving, removes the queues named with its prefix and unmounts,
 whether the test passed or not. run(globals()) runs every test_* function
 in order and prints TAP. Needs IPCFS and MQTOOL from meson.
 """
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -72,6 +74,31 @@ class Mount:
         return self.proc.poll() is None
 
 
+@contextlib.contextmanager
+def watched_mount(options="allow_other", seconds=30):
+    """Mount(options), whose daemon is killed if the test and the unmount
+    are not over after `seconds`: what waits on it then fails (ENOTCONN)
+    instead of hanging the test run, and the failure says why."""
+    mount = Mount(options)
+    killed = threading.Event()
+
+    def kill():
+        killed.set()
+        if mount.proc:
+            mount.proc.kill()
+
+    timer = threading.Timer(seconds, kill)
+    timer.daemon = True
+    timer.start()
+    try:
+        with mount as m:
+            yield m
+    finally:
+        timer.cancel()
+        if killed.is_set():
+            raise AssertionError("ipcfs stopped answering: killed after %g s" % seconds)
+
+
 class PosixQueue:
     """mq_open and friends through ctypes, for interop checks."""
     _rt = ctypes.CDLL(ctypes.util.find_library("rt") or "librt.so.1", use_errno=True)
@@ -116,6 +143,12 @@ class PosixQueue:
     def close(self):
         self._rt.mq_close(self.mqd)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     @staticmethod
     def unlink(name):
         return PosixQueue._rt.mq_unlink(("/" + name).encode())
@@ -125,6 +158,37 @@ class PosixQueue:
         if r < 0:
             e = ctypes.get_errno()
             raise OSError(e, os.strerror(e))
+
+
+def create_queue(name, mode=0o600, maxmsg=10, msgsize=64):
+    """Creates a queue directly with exactly this mode, whatever the umask.
+    Returns it open O_RDWR | O_NONBLOCK: a send to a full queue or a receive
+    from an empty one fails with EAGAIN instead of hanging the test."""
+    q = PosixQueue(name, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NONBLOCK,
+                   mode, maxmsg, msgsize)
+    os.fchmod(q.mqd, mode)
+    return q
+
+
+def direct_owner_and_mode(name):
+    """(uid, gid, permission bits) of a queue as the kernel has them, from an
+    fstat of an mq_open'd descriptor, bypassing the mount."""
+    q = PosixQueue(name, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        st = os.fstat(q.mqd)
+    finally:
+        q.close()
+    return st.st_uid, st.st_gid, st.st_mode & 0o7777
+
+
+@contextlib.contextmanager
+def opened(path, flags):
+    """A descriptor of os.open(path, flags), closed on leaving."""
+    fd = os.open(path, flags)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def expect_errno(err, fn, *args, **kwargs):
