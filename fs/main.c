@@ -30,6 +30,7 @@ struct loop {
 struct cmdline {
 	GPtrArray *plain_args; /* arguments that are not options */
 	bool bad_option;
+	struct fs_config config;
 };
 
 static int take_option(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -41,6 +42,10 @@ static int take_option(void *data, const char *arg, int key, struct fuse_args *o
 	}
 	if (key != FUSE_OPT_KEY_OPT)
 		return 1;
+	if (strcmp(arg, "no_passthrough") == 0) {
+		c->config.no_passthrough = true;
+		return 0;
+	}
 	const char *eq = strchr(arg, '=');
 	if (!eq)
 		return 1;
@@ -62,6 +67,7 @@ static void print_usage(const char *prog)
 	for (const struct ipc_kind *const *k = ipc_kinds(); *k; k++)
 		printf("    %-12s %s\n", (*k)->dir, (*k)->description);
 	printf("\nipcfs options:\n");
+	printf("    -o no_passthrough           serve shm files through the daemon, without FUSE passthrough\n");
 	ipc_kinds_print_options(stdout);
 	printf("\nFUSE options:\n");
 	fuse_cmdline_help();
@@ -140,18 +146,20 @@ static int serve(struct fuse_session *se)
 	return 0;
 }
 
-static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opts *opts)
+static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opts *opts,
+			   struct fs_config *config)
 {
 	int r = ipc_kinds_setup();
 	if (r < 0)
 		return 1;
 	nodes_build_tree(ipc_kinds());
-	struct fuse_session *se = fuse_session_new(args, &ipcfs_ops, sizeof(ipcfs_ops), NULL);
+	struct fuse_session *se = fuse_session_new(args, &ipcfs_ops, sizeof(ipcfs_ops), config);
 	if (!se)
 		return 1;
 	ops_set_session(se);
 	int status = 1;
 	if (fuse_session_mount(se, opts->mountpoint) == 0) {
+		config->fuse_fd = fuse_session_fd(se);
 		if (fuse_daemonize(opts->foreground) == 0)
 			status = serve(se);
 		fuse_session_unmount(se);
@@ -205,7 +213,7 @@ int main(int argc, char *argv[])
 	forced = g_strdup_printf("-odefault_permissions,fsname=%s,subtype=ipcfs", source);
 	fuse_opt_add_arg(&args, forced);
 	raise_limits();
-	status = mount_and_serve(&args, &opts);
+	status = mount_and_serve(&args, &opts, &c.config);
 out:
 	free(opts.mountpoint);
 	fuse_opt_free_args(&args);

@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <stdio.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -26,6 +27,7 @@ struct ipc_attr {
 	mode_t mode; /* permission bits only */
 	off_t size;
 	struct timespec atime, mtime, ctime;
+	uint64_t id; /* which object holds the name now; changes when it is reused */
 };
 
 /* A number a kind takes as a mount option, "-o NAME=VALUE". */
@@ -43,12 +45,17 @@ struct ipc_kind {
 	const char *dir;         /* path below the mount root: "mq", "sysv/msg" */
 	const char *description; /* one line for --help and logs */
 	const struct ipc_option *options; /* ends with a NULL name; may be NULL */
+	/* Messages: each read and write is one whole message, no offsets.
+	 * Otherwise a file of bytes, read and written at offsets. */
+	bool messages;
 
 	int (*setup)(void);    /* once, before the first request */
 	void (*teardown)(void);
 
 	int (*list)(GPtrArray *names); /* appends g_strdup'd names */
 	int (*stat)(const char *name, struct ipc_attr *attr);
+	/* The attributes of an open object, which may have lost its name. */
+	int (*handle_stat)(struct ipc_handle *h, struct ipc_attr *attr);
 	/* Creates the object, failing with -EEXIST if it is there, owned by who. */
 	int (*create)(const char *name, mode_t mode, const struct ipc_caller *who);
 	int (*unlink)(const char *name);
@@ -58,11 +65,14 @@ struct ipc_kind {
 	int (*set_times)(const char *name, const struct timespec times[2]);
 
 	int (*open)(const char *name, int flags, struct ipc_handle **out);
-	ssize_t (*read)(struct ipc_handle *h, void *buf, size_t len);
-	ssize_t (*write)(struct ipc_handle *h, const void *buf, size_t len);
+	ssize_t (*read)(struct ipc_handle *h, void *buf, size_t len, off_t offset);
+	ssize_t (*write)(struct ipc_handle *h, const void *buf, size_t len, off_t offset);
 	int (*poll)(struct ipc_handle *h, short *revents); /* POLLIN/POLLOUT now */
 	int (*wait_fd)(struct ipc_handle *h);             /* fd to watch, or <0 */
 	void (*close)(struct ipc_handle *h);
+	/* A descriptor of the object's own file, for the kernel to serve
+	 * read, write and mmap from directly; NULL where there is none. */
+	int (*backing_fd)(struct ipc_handle *h);
 
 	/* Extended attributes of one object, values as text. */
 	int (*listxattr)(const char *name, GPtrArray *attrs);

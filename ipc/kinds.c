@@ -7,9 +7,11 @@
 #include "kind.h"
 
 extern const struct ipc_kind ipc_kind_mq;
+extern const struct ipc_kind ipc_kind_shm;
 
 static const struct ipc_kind *const kinds[] = {
 	&ipc_kind_mq,
+	&ipc_kind_shm,
 	NULL,
 };
 

@@ -139,6 +139,20 @@ static int mq_list(GPtrArray *names)
 	return 0;
 }
 
+static void attr_from_stat(const struct stat *st, struct ipc_attr *attr)
+{
+	*attr = (struct ipc_attr){
+		.uid = st->st_uid,
+		.gid = st->st_gid,
+		.mode = st->st_mode & 07777,
+		.size = 0,
+		.atime = st->st_atim,
+		.mtime = st->st_mtim,
+		.ctime = st->st_ctim,
+		.id = st->st_ino,
+	};
+}
+
 static int mq_stat(const char *name, struct ipc_attr *attr)
 {
 	int r = check_queue_name(name);
@@ -147,15 +161,7 @@ static int mq_stat(const char *name, struct ipc_attr *attr)
 	struct stat st;
 	if (fstatat(queue_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	*attr = (struct ipc_attr){
-		.uid = st.st_uid,
-		.gid = st.st_gid,
-		.mode = st.st_mode & 07777,
-		.size = 0,
-		.atime = st.st_atim,
-		.mtime = st.st_mtim,
-		.ctime = st.st_ctim,
-	};
+	attr_from_stat(&st, attr);
 	return 0;
 }
 
@@ -286,7 +292,7 @@ static size_t take_rest(struct ipc_handle *h, void *buf, size_t len)
 
 /* One read is one message. A reader with a short buffer gets the rest of
  * the message from its next reads of the same open file. */
-static ssize_t mq_read(struct ipc_handle *h, void *buf, size_t len)
+static ssize_t mq_read(struct ipc_handle *h, void *buf, size_t len, off_t offset)
 {
 	if (h->rest)
 		return take_rest(h, buf, len);
@@ -312,7 +318,7 @@ static unsigned int priority_of(const char *name)
 	return p ? GPOINTER_TO_UINT(p) - 1 : 0;
 }
 
-static ssize_t mq_write(struct ipc_handle *h, const void *buf, size_t len)
+static ssize_t mq_write(struct ipc_handle *h, const void *buf, size_t len, off_t offset)
 {
 	if (mq_send(h->mqd, buf, len, priority_of(h->name)) < 0)
 		return -errno;
@@ -327,6 +333,15 @@ static int mq_poll(struct ipc_handle *h, short *revents)
 	*revents = p.revents & (POLLIN | POLLOUT);
 	if (h->rest)
 		*revents |= POLLIN;
+	return 0;
+}
+
+static int mq_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
+{
+	struct stat st;
+	if (fstat(h->mqd, &st) < 0)
+		return -errno;
+	attr_from_stat(&st, attr);
 	return 0;
 }
 
@@ -466,10 +481,12 @@ const struct ipc_kind ipc_kind_mq = {
 	.dir = "mq",
 	.description = "POSIX message queues",
 	.options = mq_options,
+	.messages = true,
 	.setup = mq_setup,
 	.teardown = mq_teardown,
 	.list = mq_list,
 	.stat = mq_stat,
+	.handle_stat = mq_handle_stat,
 	.create = mq_create,
 	.unlink = mq_remove,
 	.chmod = mq_chmod,
