@@ -22,6 +22,7 @@ struct open_file {
 	struct node *node;
 	struct ipc_handle *handle;
 	int wait_fd;       /* <0: the kind has nothing to wait on */
+	short read_events, write_events; /* what a waiting read or write waits for */
 	short poll_parked; /* events a poll notification waits for */
 	bool passthrough;
 };
@@ -34,6 +35,8 @@ struct io {
 	size_t size;
 	off_t offset;
 	char *buf;
+	struct ipc_progress progress;
+	bool parked;
 };
 
 struct poll_wait {
@@ -67,7 +70,7 @@ void files_init(struct fuse_conn_info *conn)
 static void file_close(struct open_file *f, fuse_req_t req)
 {
 	if (f->wait_fd >= 0)
-		park_drop_fd(f->wait_fd, EBADF);
+		park_drop(f->wait_fd, f, EBADF);
 	if (f->passthrough)
 		backing_put(req, f->node);
 	node_file_closed(f->node, f->handle);
@@ -97,7 +100,11 @@ int file_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 	struct open_file *f = g_new0(struct open_file, 1);
 	f->node = n;
 	f->handle = h;
-	f->wait_fd = n->kind->wait_fd ? n->kind->wait_fd(h) : -1;
+	f->wait_fd = -1;
+	if (n->kind->wait_fd) {
+		f->wait_fd = n->kind->wait_fd(h, false, &f->read_events);
+		n->kind->wait_fd(h, true, &f->write_events);
+	}
 	node_file_opened(n, h);
 	fi->fh = (uintptr_t)f;
 	fi->noflush = 1;
@@ -132,14 +139,21 @@ void files_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 	fuse_reply_err(req, 0);
 }
 
+/* A request that fails, is interrupted, or would wait but may not, leaves
+ * the object as it found it. */
 static void io_finish(struct io *io, ssize_t r)
 {
+	const struct ipc_kind *k = io->file->node->kind;
+	if (r < 0 && k->abandon)
+		k->abandon(io->file->handle, io->buf, io->size, &io->progress);
 	if (r < 0)
 		fuse_reply_err(io->req, (int)-r);
 	else if (io->is_write)
 		fuse_reply_write(io->req, r);
 	else
 		fuse_reply_buf(io->req, io->buf, r);
+	if (io->parked && io->is_write)
+		io->file->node->parked_writes--;
 	g_free(io->buf);
 	g_free(io);
 }
@@ -147,9 +161,10 @@ static void io_finish(struct io *io, ssize_t r)
 static ssize_t io_try(struct io *io)
 {
 	const struct ipc_kind *k = io->file->node->kind;
+	struct ipc_handle *h = io->file->handle;
 	if (io->is_write)
-		return k->write ? k->write(io->file->handle, io->buf, io->size, io->offset) : -EBADF;
-	return k->read ? k->read(io->file->handle, io->buf, io->size, io->offset) : -EBADF;
+		return k->write ? k->write(h, io->buf, io->size, io->offset, &io->progress) : -EBADF;
+	return k->read ? k->read(h, io->buf, io->size, io->offset, &io->progress) : -EBADF;
 }
 
 static enum park_result io_retry(struct parked *p, void *data)
@@ -173,10 +188,13 @@ static void io_start(struct io *io, int flags)
 {
 	ssize_t r = io_try(io);
 	if (r == -EAGAIN && !(flags & O_NONBLOCK)) {
-		short events = io->is_write ? POLLOUT : POLLIN;
-		int pr = park_request(io->req, io->file->wait_fd, events, io_retry, io_cancel, io);
-		if (pr == 0)
+		short events = io->is_write ? io->file->write_events : io->file->read_events;
+		int pr = park_request(io->req, io->file, io->file->wait_fd, events, io_retry, io_cancel, io);
+		if (pr == 0) {
+			io->parked = true;
+			io->file->node->parked_writes += io->is_write;
 			return;
+		}
 		g_warning("%s: cannot wait: %s", io->file->node->kind->dir, g_strerror(-pr));
 	}
 	io_finish(io, r);
@@ -194,6 +212,12 @@ static struct io *io_new(fuse_req_t req, struct fuse_file_info *fi, size_t size,
 
 void files_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
+	if (file_of(fi)->node->kind->messages && fi->lock_owner == 0) {
+		/* Only the page cache reads without a lock owner: a fault in a
+		 * MAP_PRIVATE mapping, which must not take a message. */
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	if (file_of(fi)->node->kind->messages)
 		size = MIN(size, io_limit);
 	struct io *io = io_new(req, fi, size, off);
@@ -243,7 +267,7 @@ static void poll_wait_for(struct open_file *f, struct fuse_pollhandle *ph, short
 	}
 	struct poll_wait *pw = g_new0(struct poll_wait, 1);
 	*pw = (struct poll_wait){ f, ph, events };
-	if (park_request(NULL, f->wait_fd, events, poll_notify, poll_cancel, pw) < 0) {
+	if (park_request(NULL, f, f->wait_fd, events, poll_notify, poll_cancel, pw) < 0) {
 		poll_cancel(NULL, pw, EIO);
 		return;
 	}

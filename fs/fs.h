@@ -21,6 +21,7 @@ struct node {
 	uint64_t nlookup;
 	uint64_t object_id;   /* the object the name held when looked up */
 	GPtrArray *open_handles; /* struct ipc_handle of the opens of this node */
+	unsigned parked_writes; /* writes waiting on this inode */
 	int backing_id;       /* passthrough backing file, 0: none */
 	unsigned backing_refs;
 };
@@ -30,8 +31,9 @@ void nodes_free_tree(void);
 struct node *node_get(fuse_ino_t ino);
 struct node *node_subdir(struct node *dir, const char *name);
 bool node_is_kind_dir(const struct node *n);
-/* The object node for name below dir, made if new or if the name now holds
- * another object than its node knew; one more lookup counted. */
+/* The object node for name below dir, made if new, if the name now holds
+ * another object than its node knew, or if a write waits on the node's
+ * inode; one more lookup counted. */
 struct node *node_lookup_object(struct node *dir, const char *name, uint64_t object_id);
 void node_file_opened(struct node *n, struct ipc_handle *h);
 void node_file_closed(struct node *n, struct ipc_handle *h);
@@ -51,11 +53,13 @@ int park_init(void);
 void park_shutdown(void);
 /* Waits for fd to report events, then calls retry; cancel answers it with
  * err when interrupted (EINTR) or when the daemon stops (ENODEV). A NULL
- * req parks no request: a poll notification waits the same way. */
-int park_request(fuse_req_t req, int fd, short events, park_retry_fn retry,
+ * req parks no request: a poll notification waits the same way. Several
+ * open files may wait on one fd; owner tells whose a waiter is. */
+int park_request(fuse_req_t req, const void *owner, int fd, short events, park_retry_fn retry,
 		 park_cancel_fn cancel, void *data);
-/* Drops every waiter on fd, cancelling each with err, before fd closes. */
-void park_drop_fd(int fd, int err);
+/* Cancels with err the waiters on fd that owner parked (every one for a
+ * NULL owner): an open file's, before it closes. */
+void park_drop(int fd, const void *owner, int err);
 fuse_req_t parked_req(struct parked *p);
 size_t park_count(void);
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -74,20 +75,27 @@ static void print_usage(const char *prog)
 	fuse_lowlevel_help();
 }
 
-/* Queues the daemon creates are charged to the daemon's user, and every
- * open file through the mount holds a descriptor here. */
-static void raise_limits(void)
+/* Every open file through the mount holds a descriptor here. */
+static void raise_fd_limit(void)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	rl = (struct rlimit){ RLIM_INFINITY, RLIM_INFINITY };
-	if (setrlimit(RLIMIT_MSGQUEUE, &rl) < 0 && getrlimit(RLIMIT_MSGQUEUE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_MSGQUEUE, &rl);
-	}
+}
+
+/* The signals that unmount. They are blocked from before the mount until
+ * the loop watches them, so one sent as soon as the mount shows is kept
+ * pending rather than lost or fatal. */
+static void block_stop_signals(int how)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(how, &set, NULL);
 }
 
 static gboolean on_fuse_request(gint fd, GIOCondition condition, gpointer data)
@@ -136,6 +144,7 @@ static int serve(struct fuse_session *se)
 		g_unix_signal_add(SIGTERM, on_signal, &l),
 		g_unix_signal_add(SIGHUP, on_signal, &l),
 	};
+	block_stop_signals(SIG_UNBLOCK);
 	g_main_loop_run(l.main_loop);
 	for (size_t i = 0; i < G_N_ELEMENTS(signals); i++)
 		g_source_remove(signals[i]);
@@ -212,7 +221,8 @@ int main(int argc, char *argv[])
 	 * and modes that every stat reports. */
 	forced = g_strdup_printf("-odefault_permissions,fsname=%s,subtype=ipcfs", source);
 	fuse_opt_add_arg(&args, forced);
-	raise_limits();
+	raise_fd_limit();
+	block_stop_signals(SIG_BLOCK);
 	status = mount_and_serve(&args, &opts, &c.config);
 out:
 	free(opts.mountpoint);

@@ -17,6 +17,7 @@
 
 struct parked {
 	fuse_req_t req; /* NULL for a poll notification */
+	const void *owner; /* the open file it waits for */
 	short events;
 	park_retry_fn retry;
 	park_cancel_fn cancel;
@@ -129,13 +130,15 @@ static gboolean on_epoll_ready(gint fd, GIOCondition condition, gpointer user_da
 	return G_SOURCE_CONTINUE;
 }
 
-static void cancel_matching(struct waiters *w, bool only_interrupted, int err)
+/* Cancels the interrupted waiters, or those of one owner, or all (NULL). */
+static void cancel_matching(struct waiters *w, bool only_interrupted, const void *owner, int err)
 {
 	GList *l = w->queue.head;
 	while (l) {
 		GList *next = l->next;
 		struct parked *p = l->data;
-		if (!only_interrupted || is_interrupted(p)) {
+		bool match = only_interrupted ? is_interrupted(p) : (!owner || p->owner == owner);
+		if (match) {
 			p->cancel(p, p->data, err);
 			parked_finish(w, l);
 		}
@@ -151,7 +154,7 @@ static gboolean answer_interrupted(gpointer user_data)
 	interrupt_idle = 0;
 	GList *sets = g_hash_table_get_values(by_fd);
 	for (GList *l = sets; l; l = l->next) {
-		cancel_matching(l->data, true, EINTR);
+		cancel_matching(l->data, true, NULL, EINTR);
 		waiters_update(l->data);
 	}
 	g_list_free(sets);
@@ -166,7 +169,7 @@ static void on_interrupt(fuse_req_t req, void *data)
 		interrupt_idle = g_idle_add_full(G_PRIORITY_HIGH, answer_interrupted, NULL, NULL);
 }
 
-int park_request(fuse_req_t req, int fd, short events, park_retry_fn retry,
+int park_request(fuse_req_t req, const void *owner, int fd, short events, park_retry_fn retry,
 		 park_cancel_fn cancel, void *data)
 {
 	if (fd < 0 || !(events & (POLLIN | POLLOUT)))
@@ -179,7 +182,7 @@ int park_request(fuse_req_t req, int fd, short events, park_retry_fn retry,
 		g_hash_table_insert(by_fd, &w->fd, w);
 	}
 	struct parked *p = g_new0(struct parked, 1);
-	*p = (struct parked){ req, events, retry, cancel, data, false };
+	*p = (struct parked){ req, owner, events, retry, cancel, data, false };
 	g_queue_push_tail(&w->queue, p);
 	parked_total++;
 	waiters_update(w);
@@ -193,12 +196,12 @@ int park_request(fuse_req_t req, int fd, short events, park_retry_fn retry,
 	return 0;
 }
 
-void park_drop_fd(int fd, int err)
+void park_drop(int fd, const void *owner, int err)
 {
 	struct waiters *w = g_hash_table_lookup(by_fd, &fd);
 	if (!w)
 		return;
-	cancel_matching(w, false, err);
+	cancel_matching(w, false, owner, err);
 	waiters_update(w);
 }
 
@@ -218,7 +221,7 @@ void park_shutdown(void)
 		return;
 	GList *fds = g_hash_table_get_keys(by_fd);
 	for (GList *l = fds; l; l = l->next)
-		park_drop_fd(*(int *)l->data, ENODEV);
+		park_drop(*(int *)l->data, NULL, ENODEV);
 	g_list_free(fds);
 	g_clear_handle_id(&interrupt_idle, g_source_remove);
 	g_clear_handle_id(&epoll_watch, g_source_remove);

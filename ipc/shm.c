@@ -221,13 +221,15 @@ static int shm_open_handle(const char *name, int flags, struct ipc_handle **out)
 	return 0;
 }
 
-static ssize_t shm_read(struct ipc_handle *h, void *buf, size_t len, off_t offset)
+static ssize_t shm_read(struct ipc_handle *h, void *buf, size_t len, off_t offset,
+			 struct ipc_progress *progress)
 {
 	ssize_t n = pread(h->fd, buf, len, offset);
 	return n < 0 ? -errno : n;
 }
 
-static ssize_t shm_write(struct ipc_handle *h, const void *buf, size_t len, off_t offset)
+static ssize_t shm_write(struct ipc_handle *h, const void *buf, size_t len, off_t offset,
+			 struct ipc_progress *progress)
 {
 	struct stat st;
 	if (h->append) {
