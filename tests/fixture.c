@@ -1,6 +1,7 @@
 /* The mount fixture for C tests: see fixture.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,24 +116,39 @@ static void show_daemon_log(void)
 		fprintf(stderr, "# ipcfs: %s\n", *line);
 }
 
-static void on_stop_signal(int sig)
+/* Cleans up, then dies of the signal as it would have. Not async-signal
+ * safe, but the process is ending anyway and a mount left behind is worse.
+ * In a case's child it only dies: the mount is the parent's. */
+static void on_fatal_signal(int sig)
 {
-	/* exit() runs fixture_unmount through atexit. */
-	exit(128 + sig);
+	fixture_unmount();
+	signal(sig, SIG_DFL);
+	raise(sig);
 }
 
-static void catch_stop_signals(void)
+static void clean_up_on_signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_stop_signal };
+	struct sigaction sa = { .sa_handler = on_fatal_signal };
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	const int signals[] = { SIGINT, SIGTERM, SIGHUP, SIGABRT };
+	for (size_t i = 0; i < G_N_ELEMENTS(signals); i++)
+		sigaction(signals[i], &sa, NULL);
 }
 
 static void unmount_at_exit(void)
 {
 	fixture_unmount();
+}
+
+void fixture_test_init(int *argc, char ***argv)
+{
+	/* Keep going after a failed case: its failure is reported, and the
+	 * cases after it still run. */
+	char **args = g_new0(char *, *argc + 2);
+	memcpy(args, *argv, *argc * sizeof(char *));
+	args[(*argc)++] = "--keep-going";
+	*argv = args;
+	g_test_init(argc, argv, NULL);
 }
 
 void fixture_mount(void)
@@ -152,7 +168,7 @@ void fixture_mount(void)
 	}
 	fixture.log = g_strconcat(fixture.dir, ".log", NULL);
 	atexit(unmount_at_exit);
-	catch_stop_signals();
+	clean_up_on_signals();
 	fixture.daemon = start_daemon();
 	if (!wait_for_mount()) {
 		show_daemon_log();
@@ -226,8 +242,12 @@ FixtureQueue *fixture_queue_new(const char *suffix)
 	return q;
 }
 
+/* Queues are charged to their user against RLIMIT_MSGQUEUE, which other
+ * tests running as the same user share: each goes as soon as its case
+ * ends. What a failed case leaves, fixture_unmount removes. */
 void fixture_queue_free(FixtureQueue *q)
 {
+	mq_unlink(q->slashed);
 	g_free(q->name);
 	g_free(q->slashed);
 	g_free(q->path);

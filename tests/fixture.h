@@ -2,7 +2,8 @@
  * ipcfs_test.py.
  *
  * fixture_mount() starts a fresh ipcfs in the foreground at a temporary
- * directory; fixture_unmount() (also run at exit, and on SIGINT/SIGTERM)
+ * directory; fixture_unmount() (also run at exit, on SIGINT, SIGTERM,
+ * SIGHUP, and on SIGABRT from a failed assertion outside a case)
  * removes the queues named with this process's prefix, unmounts and stops
  * the daemon, whether the tests passed or not. Every case added with
  * fixture_add_case() runs in a child process of its own, with a time
@@ -22,6 +23,8 @@ typedef struct {
 	char *path;    /* "MNT/mq/c<pid>-suffix": the file in the mount */
 } FixtureQueue;
 
+/* g_test_init, set to go on after a failed case. */
+void fixture_test_init(int *argc, char ***argv);
 void fixture_mount(void);
 /* Returns 0, or 1 when the daemon did not end cleanly. */
 int fixture_unmount(void);
@@ -30,6 +33,7 @@ const char *fixture_mount_dir(void);
 char *fixture_path(const char *relative);
 
 FixtureQueue *fixture_queue_new(const char *suffix);
+/* Frees the names and removes the queue, if there is one. */
 void fixture_queue_free(FixtureQueue *q);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FixtureQueue, fixture_queue_free)
 
