@@ -22,6 +22,7 @@ struct open_file {
 	struct node *node;
 	struct ipc_handle *handle;
 	int wait_fd;       /* <0: the kind has nothing to wait on */
+	char *wait_key;    /* the object, for arrival order among its waiters */
 	short read_events, write_events; /* what a waiting read or write waits for */
 	short poll_parked; /* events a poll notification waits for */
 	bool passthrough;
@@ -75,6 +76,7 @@ static void file_close(struct open_file *f, fuse_req_t req)
 		backing_put(req, f->node);
 	node_file_closed(f->node, f->handle);
 	f->node->kind->close(f->handle);
+	g_free(f->wait_key);
 	g_free(f);
 }
 
@@ -101,6 +103,7 @@ int file_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 	f->node = n;
 	f->handle = h;
 	f->wait_fd = -1;
+	f->wait_key = g_strdup_printf("%s/%" G_GUINT64_FORMAT, n->kind->dir, n->object_id);
 	if (n->kind->wait_fd) {
 		f->wait_fd = n->kind->wait_fd(h, false, &f->read_events);
 		n->kind->wait_fd(h, true, &f->write_events);
@@ -189,7 +192,8 @@ static void io_start(struct io *io, int flags)
 	ssize_t r = io_try(io);
 	if (r == -EAGAIN && !(flags & O_NONBLOCK)) {
 		short events = io->is_write ? io->file->write_events : io->file->read_events;
-		int pr = park_request(io->req, io->file, io->file->wait_fd, events, io_retry, io_cancel, io);
+		int pr = park_request(io->req, io->file, io->file->wait_key, io->file->wait_fd, events,
+				      io_retry, io_cancel, io);
 		if (pr == 0) {
 			io->parked = true;
 			io->file->node->parked_writes += io->is_write;
@@ -267,7 +271,7 @@ static void poll_wait_for(struct open_file *f, struct fuse_pollhandle *ph, short
 	}
 	struct poll_wait *pw = g_new0(struct poll_wait, 1);
 	*pw = (struct poll_wait){ f, ph, events };
-	if (park_request(NULL, f, f->wait_fd, events, poll_notify, poll_cancel, pw) < 0) {
+	if (park_request(NULL, f, f->wait_key, f->wait_fd, events, poll_notify, poll_cancel, pw) < 0) {
 		poll_cancel(NULL, pw, EIO);
 		return;
 	}

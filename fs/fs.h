@@ -53,10 +53,12 @@ int park_init(void);
 void park_shutdown(void);
 /* Waits for fd to report events, then calls retry; cancel answers it with
  * err when interrupted (EINTR) or when the daemon stops (ENODEV). A NULL
- * req parks no request: a poll notification waits the same way. Several
- * open files may wait on one fd; owner tells whose a waiter is. */
-int park_request(fuse_req_t req, const void *owner, int fd, short events, park_retry_fn retry,
-		 park_cancel_fn cancel, void *data);
+ * req parks no request: a poll notification waits the same way. key names
+ * the object: its waiters are retried in arrival order, whichever of its
+ * descriptors they wait on. Several open files may wait on one fd; owner
+ * tells whose a waiter is. */
+int park_request(fuse_req_t req, const void *owner, const char *key, int fd, short events,
+		 park_retry_fn retry, park_cancel_fn cancel, void *data);
 /* Cancels with err the waiters on fd that owner parked (every one for a
  * NULL owner): an open file's, before it closes. */
 void park_drop(int fd, const void *owner, int err);

@@ -158,13 +158,15 @@ static int serve(struct fuse_session *se)
 static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opts *opts,
 			   struct fs_config *config)
 {
-	int r = ipc_kinds_setup();
-	if (r < 0)
-		return 1;
-	nodes_build_tree(ipc_kinds());
+	/* The session first: it refuses bad options before anything is said. */
 	struct fuse_session *se = fuse_session_new(args, &ipcfs_ops, sizeof(ipcfs_ops), config);
 	if (!se)
 		return 1;
+	if (ipc_kinds_setup() < 0) {
+		fuse_session_destroy(se);
+		return 1;
+	}
+	nodes_build_tree(ipc_kinds());
 	ops_set_session(se);
 	int status = 1;
 	if (fuse_session_mount(se, opts->mountpoint) == 0) {

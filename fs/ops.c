@@ -31,9 +31,11 @@ static void dir_attr(const struct node *n, struct stat *st)
 {
 	*st = (struct stat){
 		.st_ino = n->ino,
-		/* Like /dev/mqueue and /dev/shm: anyone may create, the sticky bit
-		 * keeps people from removing each other's objects. */
-		.st_mode = S_IFDIR | (node_is_kind_dir(n) ? 01777 : 0755),
+		/* Anyone may create, like in /dev/mqueue and /dev/shm. Their
+		 * sticky bit is kept by ipcfs_unlink rather than shown: the kernel
+		 * lets only a sticky directory's owner set its user.* xattrs,
+		 * which are how each user picks the sizes of new objects. */
+		.st_mode = S_IFDIR | (node_is_kind_dir(n) ? 0777 : 0755),
 		.st_nlink = 2 + (n->subdirs ? g_hash_table_size(n->subdirs) : 0),
 		.st_blksize = 4096,
 	};
@@ -285,6 +287,18 @@ static void ipcfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 		reply_entry_for(req, n, &st);
 }
 
+/* What a sticky directory allows: only root and the object's owner may
+ * remove it. */
+static int may_remove(fuse_req_t req, const struct node *dir, const char *name)
+{
+	struct ipc_attr a;
+	int r = dir->kind->stat(name, &a);
+	uid_t caller = fuse_req_ctx(req)->uid;
+	if (r == 0 && caller != 0 && caller != a.uid)
+		r = -EPERM;
+	return r;
+}
+
 static void ipcfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct node *dir = node_get(parent);
@@ -296,6 +310,8 @@ static void ipcfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else if (!node_is_kind_dir(dir))
 		r = -ENOENT;
 	else
+		r = may_remove(req, dir, name);
+	if (r == 0)
 		r = dir->kind->unlink ? dir->kind->unlink(name) : -EPERM;
 	struct node *n = r == 0 ? g_hash_table_lookup(dir->objects, name) : NULL;
 	if (n)
