@@ -19,14 +19,24 @@ struct node {
 	GHashTable *subdirs;  /* directories: name -> struct node, fixed at start */
 	GHashTable *objects;  /* a kind's directory: name -> struct node, looked up */
 	uint64_t nlookup;
+	uint64_t object_id;   /* the object the name held when looked up */
+	GPtrArray *open_handles; /* struct ipc_handle of the opens of this node */
+	unsigned parked_writes; /* writes waiting on this inode */
+	int backing_id;       /* passthrough backing file, 0: none */
+	unsigned backing_refs;
 };
 
 struct node *nodes_build_tree(const struct ipc_kind *const *kinds);
 void nodes_free_tree(void);
 struct node *node_get(fuse_ino_t ino);
 struct node *node_subdir(struct node *dir, const char *name);
-/* The object node for name below dir, made if new; one more lookup counted. */
-struct node *node_lookup_object(struct node *dir, const char *name);
+bool node_is_kind_dir(const struct node *n);
+/* The object node for name below dir, made if new, if the name now holds
+ * another object than its node knew, or if a write waits on the node's
+ * inode; one more lookup counted. */
+struct node *node_lookup_object(struct node *dir, const char *name, uint64_t object_id);
+void node_file_opened(struct node *n, struct ipc_handle *h);
+void node_file_closed(struct node *n, struct ipc_handle *h);
 void node_forget(struct node *node, uint64_t count);
 size_t nodes_count_objects(void);
 
@@ -43,14 +53,48 @@ int park_init(void);
 void park_shutdown(void);
 /* Waits for fd to report events, then calls retry; cancel answers it with
  * err when interrupted (EINTR) or when the daemon stops (ENODEV). A NULL
- * req parks no request: a poll notification waits the same way. */
-int park_request(fuse_req_t req, int fd, short events, park_retry_fn retry,
-		 park_cancel_fn cancel, void *data);
-/* Drops every waiter on fd, cancelling each with err, before fd closes. */
-void park_drop_fd(int fd, int err);
+ * req parks no request: a poll notification waits the same way. key names
+ * the object: its waiters are retried in arrival order, whichever of its
+ * descriptors they wait on. Several open files may wait on one fd; owner
+ * tells whose a waiter is. */
+int park_request(fuse_req_t req, const void *owner, const char *key, int fd, short events,
+		 park_retry_fn retry, park_cancel_fn cancel, void *data);
+/* Cancels with err the waiters on fd that owner parked (every one for a
+ * NULL owner): an open file's, before it closes. */
+void park_drop(int fd, const void *owner, int err);
 fuse_req_t parked_req(struct parked *p);
 size_t park_count(void);
 
-/* fs/ops.c */
+/* fs/files.c: open files and their I/O. */
+void files_init(struct fuse_conn_info *conn);
+int file_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi);
+void file_discard(fuse_req_t req, struct fuse_file_info *fi);
+void files_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void files_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void files_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph);
+void files_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void files_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void files_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+
+/* fs/dirs.c: directory listings. */
+void dirs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void dirs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void dirs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+/* fs/backing.c: FUSE passthrough of objects' own files. */
+void backing_init(struct fuse_conn_info *conn, bool refused);
+void backing_probe(int fuse_fd);
+bool backing_enabled(void);
+const char *backing_why_off(void);
+int backing_get(fuse_req_t req, struct node *n, int fd);
+void backing_put(fuse_req_t req, struct node *n);
+void backing_drop(fuse_req_t req, struct node *n);
+
+/* fs/ops.c: the request table. */
+struct fs_config {
+	bool no_passthrough;
+	int fuse_fd; /* set once mounted */
+};
 extern const struct fuse_lowlevel_ops ipcfs_ops;
 void ops_set_session(struct fuse_session *se);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ struct loop {
 struct cmdline {
 	GPtrArray *plain_args; /* arguments that are not options */
 	bool bad_option;
+	struct fs_config config;
 };
 
 static int take_option(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -41,6 +43,10 @@ static int take_option(void *data, const char *arg, int key, struct fuse_args *o
 	}
 	if (key != FUSE_OPT_KEY_OPT)
 		return 1;
+	if (strcmp(arg, "no_passthrough") == 0) {
+		c->config.no_passthrough = true;
+		return 0;
+	}
 	const char *eq = strchr(arg, '=');
 	if (!eq)
 		return 1;
@@ -62,26 +68,34 @@ static void print_usage(const char *prog)
 	for (const struct ipc_kind *const *k = ipc_kinds(); *k; k++)
 		printf("    %-12s %s\n", (*k)->dir, (*k)->description);
 	printf("\nipcfs options:\n");
+	printf("    -o no_passthrough           serve shm files through the daemon, without FUSE passthrough\n");
 	ipc_kinds_print_options(stdout);
 	printf("\nFUSE options:\n");
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }
 
-/* Queues the daemon creates are charged to the daemon's user, and every
- * open file through the mount holds a descriptor here. */
-static void raise_limits(void)
+/* Every open file through the mount holds a descriptor here. */
+static void raise_fd_limit(void)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	rl = (struct rlimit){ RLIM_INFINITY, RLIM_INFINITY };
-	if (setrlimit(RLIMIT_MSGQUEUE, &rl) < 0 && getrlimit(RLIMIT_MSGQUEUE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_MSGQUEUE, &rl);
-	}
+}
+
+/* The signals that unmount. They are blocked from before the mount until
+ * the loop watches them, so one sent as soon as the mount shows is kept
+ * pending rather than lost or fatal. */
+static void block_stop_signals(int how)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(how, &set, NULL);
 }
 
 static gboolean on_fuse_request(gint fd, GIOCondition condition, gpointer data)
@@ -130,6 +144,7 @@ static int serve(struct fuse_session *se)
 		g_unix_signal_add(SIGTERM, on_signal, &l),
 		g_unix_signal_add(SIGHUP, on_signal, &l),
 	};
+	block_stop_signals(SIG_UNBLOCK);
 	g_main_loop_run(l.main_loop);
 	for (size_t i = 0; i < G_N_ELEMENTS(signals); i++)
 		g_source_remove(signals[i]);
@@ -140,18 +155,22 @@ static int serve(struct fuse_session *se)
 	return 0;
 }
 
-static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opts *opts)
+static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opts *opts,
+			   struct fs_config *config)
 {
-	int r = ipc_kinds_setup();
-	if (r < 0)
-		return 1;
-	nodes_build_tree(ipc_kinds());
-	struct fuse_session *se = fuse_session_new(args, &ipcfs_ops, sizeof(ipcfs_ops), NULL);
+	/* The session first: it refuses bad options before anything is said. */
+	struct fuse_session *se = fuse_session_new(args, &ipcfs_ops, sizeof(ipcfs_ops), config);
 	if (!se)
 		return 1;
+	if (ipc_kinds_setup() < 0) {
+		fuse_session_destroy(se);
+		return 1;
+	}
+	nodes_build_tree(ipc_kinds());
 	ops_set_session(se);
 	int status = 1;
 	if (fuse_session_mount(se, opts->mountpoint) == 0) {
+		config->fuse_fd = fuse_session_fd(se);
 		if (fuse_daemonize(opts->foreground) == 0)
 			status = serve(se);
 		fuse_session_unmount(se);
@@ -204,8 +223,9 @@ int main(int argc, char *argv[])
 	 * and modes that every stat reports. */
 	forced = g_strdup_printf("-odefault_permissions,fsname=%s,subtype=ipcfs", source);
 	fuse_opt_add_arg(&args, forced);
-	raise_limits();
-	status = mount_and_serve(&args, &opts);
+	raise_fd_limit();
+	block_stop_signals(SIG_BLOCK);
+	status = mount_and_serve(&args, &opts, &c.config);
 out:
 	free(opts.mountpoint);
 	fuse_opt_free_args(&args);

@@ -26,6 +26,7 @@ static struct node *node_new(struct node *parent, const char *name, bool is_dir)
 
 static void node_free(struct node *n)
 {
+	g_clear_pointer(&n->open_handles, g_ptr_array_unref);
 	g_clear_pointer(&n->subdirs, g_hash_table_destroy);
 	g_clear_pointer(&n->objects, g_hash_table_destroy);
 	g_free(n->name);
@@ -73,16 +74,43 @@ struct node *node_subdir(struct node *dir, const char *name)
 	return dir->subdirs ? g_hash_table_lookup(dir->subdirs, name) : NULL;
 }
 
-struct node *node_lookup_object(struct node *dir, const char *name)
+bool node_is_kind_dir(const struct node *n)
+{
+	return n->is_dir && n->kind;
+}
+
+struct node *node_lookup_object(struct node *dir, const char *name, uint64_t object_id)
 {
 	struct node *n = g_hash_table_lookup(dir->objects, name);
+	if (n && (n->object_id != object_id || n->parked_writes > 0)) {
+		/* The name was removed and made again, or a write waits on the
+		 * node: the kernel holds an inode's lock for as long as a write
+		 * to it is unanswered, so a new opener gets a new inode rather
+		 * than stand in line behind the lock where it could not even be
+		 * killed. The old node lives on, nameless, while the kernel holds
+		 * it. */
+		g_hash_table_steal(dir->objects, name);
+		n = NULL;
+	}
 	if (!n) {
 		n = node_new(dir, name, false);
 		n->kind = dir->kind;
+		n->object_id = object_id;
+		n->open_handles = g_ptr_array_new();
 		g_hash_table_insert(dir->objects, n->name, n);
 	}
 	n->nlookup++;
 	return n;
+}
+
+void node_file_opened(struct node *n, struct ipc_handle *h)
+{
+	g_ptr_array_add(n->open_handles, h);
+}
+
+void node_file_closed(struct node *n, struct ipc_handle *h)
+{
+	g_ptr_array_remove_fast(n->open_handles, h);
 }
 
 void node_forget(struct node *n, uint64_t count)
@@ -92,7 +120,8 @@ void node_forget(struct node *n, uint64_t count)
 	n->nlookup = count >= n->nlookup ? 0 : n->nlookup - count;
 	if (n->nlookup > 0)
 		return;
-	g_hash_table_remove(n->parent->objects, n->name);
+	if (g_hash_table_lookup(n->parent->objects, n->name) == n)
+		g_hash_table_remove(n->parent->objects, n->name);
 	g_hash_table_remove(by_ino, &n->ino);
 }
 

@@ -1,10 +1,12 @@
-/* Requests that must wait: parked on a descriptor, answered when it is
- * ready or when the kernel interrupts them.
+/* Requests that must wait: parked until a descriptor is ready, then
+ * retried, or answered when the kernel interrupts them.
  *
- * One epoll set holds every descriptor anyone waits on, and the main loop
- * watches that one set, so a thousand parked readers cost the loop nothing
- * until one of their descriptors becomes ready. Waiters on one descriptor
- * are served in the order they arrived. */
+ * Waiters are kept per object, in arrival order, whichever of the object's
+ * descriptors they wait on (each open of a queue has its own): when any of
+ * them is ready, the object's waiters are retried oldest first. One epoll
+ * set holds every descriptor anyone waits on, and the main loop watches
+ * that one set, so a thousand parked readers cost the loop nothing until
+ * one of their descriptors becomes ready. */
 #include <errno.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -14,9 +16,10 @@
 
 #include "fs.h"
 
-
 struct parked {
-	fuse_req_t req; /* NULL for a poll notification */
+	fuse_req_t req;    /* NULL for a poll notification */
+	const void *owner; /* the open file it waits for */
+	int fd;
 	short events;
 	park_retry_fn retry;
 	park_cancel_fn cancel;
@@ -24,16 +27,24 @@ struct parked {
 	bool interrupted;
 };
 
-/* Everyone waiting on one descriptor, oldest first. */
-struct waiters {
+/* Everyone waiting on one object, oldest first. */
+struct waitlist {
+	char *key;
+	GQueue queue;
+	unsigned watches; /* descriptors in the epoll set for it */
+};
+
+/* One descriptor in the epoll set. */
+struct watch {
 	int fd;
 	uint32_t registered; /* the epoll events asked for now */
-	GQueue queue;
+	struct waitlist *list;
 };
 
 static int epoll_fd = -1;
-static guint epoll_watch, interrupt_idle;
-static GHashTable *by_fd; /* int fd -> struct waiters */
+static guint epoll_source, interrupt_idle;
+static GHashTable *lists;   /* key -> struct waitlist */
+static GHashTable *watches; /* int fd -> struct watch */
 static size_t parked_total;
 
 fuse_req_t parked_req(struct parked *p)
@@ -58,23 +69,30 @@ static short poll_events_of(uint32_t events)
 	return events & (EPOLLERR | EPOLLHUP) ? (POLLIN | POLLOUT) : e;
 }
 
-static void waiters_free(struct waiters *w)
+static void waitlist_release(struct waitlist *l)
 {
-	if (w->registered)
-		epoll_ctl(epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
-	g_free(w);
+	if (l->watches == 0 && g_queue_is_empty(&l->queue))
+		g_hash_table_remove(lists, l->key);
 }
 
-/* Asks epoll for what the remaining waiters want; forgets an empty set. */
-static void waiters_update(struct waiters *w)
+/* Asks epoll for what the waiters on w's descriptor want; forgets it when
+ * nobody waits there any more. */
+static void watch_update(struct watch *w)
 {
 	uint32_t want = 0;
-	for (GList *l = w->queue.head; l; l = l->next)
-		want |= epoll_events_of(((struct parked *)l->data)->events);
+	for (GList *i = w->list->queue.head; i; i = i->next) {
+		struct parked *p = i->data;
+		if (p->fd == w->fd)
+			want |= epoll_events_of(p->events);
+	}
 	if (want == w->registered)
 		return;
 	if (want == 0) {
-		g_hash_table_remove(by_fd, &w->fd);
+		struct waitlist *l = w->list;
+		epoll_ctl(epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+		l->watches--;
+		g_hash_table_remove(watches, &w->fd);
+		waitlist_release(l);
 		return;
 	}
 	struct epoll_event ev = { .events = want, .data.ptr = w };
@@ -85,10 +103,25 @@ static void waiters_update(struct waiters *w)
 		w->registered = want;
 }
 
-static void parked_finish(struct waiters *w, GList *link)
+/* Every descriptor of the list, after its waiters changed. */
+static void waitlist_update(struct waitlist *l)
+{
+	GList *fds = g_hash_table_get_values(watches);
+	l->watches++; /* keep l while its watches are updated */
+	for (GList *i = fds; i; i = i->next) {
+		struct watch *w = i->data;
+		if (w->list == l)
+			watch_update(w);
+	}
+	g_list_free(fds);
+	l->watches--;
+	waitlist_release(l);
+}
+
+static void parked_finish(struct waitlist *l, GList *link)
 {
 	g_free(link->data);
-	g_queue_delete_link(&w->queue, link);
+	g_queue_delete_link(&l->queue, link);
 	parked_total--;
 }
 
@@ -99,21 +132,21 @@ static bool is_interrupted(struct parked *p)
 	return p->interrupted;
 }
 
-/* Serves the waiters that what became ready can help, oldest first, until
- * a retry finds the resource used up again. */
-static void waiters_serve(struct waiters *w, short ready)
+/* Retries the waiters that what became ready can help, oldest first,
+ * until a retry finds the object has nothing more for them. */
+static void waitlist_serve(struct waitlist *l, short ready)
 {
-	GList *l = w->queue.head;
-	while (l && ready) {
-		GList *next = l->next;
-		struct parked *p = l->data;
+	GList *i = l->queue.head;
+	while (i && ready) {
+		GList *next = i->next;
+		struct parked *p = i->data;
 		if ((p->events & ready) && !is_interrupted(p)) {
 			if (p->retry(p, p->data) == PARK_DONE)
-				parked_finish(w, l);
+				parked_finish(l, i);
 			else
 				ready &= ~p->events;
 		}
-		l = next;
+		i = next;
 	}
 }
 
@@ -121,25 +154,40 @@ static gboolean on_epoll_ready(gint fd, GIOCondition condition, gpointer user_da
 {
 	struct epoll_event events[64];
 	int n = epoll_wait(epoll_fd, events, G_N_ELEMENTS(events), 0);
+	GPtrArray *served = g_ptr_array_new();
 	for (int i = 0; i < n; i++) {
-		struct waiters *w = events[i].data.ptr;
-		waiters_serve(w, poll_events_of(events[i].events));
-		waiters_update(w);
+		struct watch *w = events[i].data.ptr;
+		if (g_ptr_array_find(served, w->list, NULL))
+			continue;
+		g_ptr_array_add(served, w->list);
+		w->list->watches++;
+		waitlist_serve(w->list, poll_events_of(events[i].events));
 	}
+	for (guint i = 0; i < served->len; i++) {
+		struct waitlist *l = served->pdata[i];
+		l->watches--;
+		waitlist_update(l);
+	}
+	g_ptr_array_unref(served);
 	return G_SOURCE_CONTINUE;
 }
 
-static void cancel_matching(struct waiters *w, bool only_interrupted, int err)
+/* Cancels the interrupted waiters, or those on fd of one owner (of any
+ * owner for NULL). */
+static void cancel_matching(struct waitlist *l, bool only_interrupted, int fd,
+			    const void *owner, int err)
 {
-	GList *l = w->queue.head;
-	while (l) {
-		GList *next = l->next;
-		struct parked *p = l->data;
-		if (!only_interrupted || is_interrupted(p)) {
+	GList *i = l->queue.head;
+	while (i) {
+		GList *next = i->next;
+		struct parked *p = i->data;
+		bool match = only_interrupted ? is_interrupted(p) :
+						p->fd == fd && (!owner || p->owner == owner);
+		if (match) {
 			p->cancel(p, p->data, err);
-			parked_finish(w, l);
+			parked_finish(l, i);
 		}
-		l = next;
+		i = next;
 	}
 }
 
@@ -149,12 +197,16 @@ static void cancel_matching(struct waiters *w, bool only_interrupted, int err)
 static gboolean answer_interrupted(gpointer user_data)
 {
 	interrupt_idle = 0;
-	GList *sets = g_hash_table_get_values(by_fd);
-	for (GList *l = sets; l; l = l->next) {
-		cancel_matching(l->data, true, EINTR);
-		waiters_update(l->data);
+	GList *all = g_hash_table_get_values(lists);
+	for (GList *i = all; i; i = i->next)
+		((struct waitlist *)i->data)->watches++;
+	for (GList *i = all; i; i = i->next) {
+		struct waitlist *l = i->data;
+		cancel_matching(l, true, -1, NULL, EINTR);
+		l->watches--;
+		waitlist_update(l);
 	}
-	g_list_free(sets);
+	g_list_free(all);
 	return G_SOURCE_REMOVE;
 }
 
@@ -166,26 +218,48 @@ static void on_interrupt(fuse_req_t req, void *data)
 		interrupt_idle = g_idle_add_full(G_PRIORITY_HIGH, answer_interrupted, NULL, NULL);
 }
 
-int park_request(fuse_req_t req, int fd, short events, park_retry_fn retry,
-		 park_cancel_fn cancel, void *data)
+static struct waitlist *waitlist_for(const char *key)
+{
+	struct waitlist *l = g_hash_table_lookup(lists, key);
+	if (!l) {
+		l = g_new0(struct waitlist, 1);
+		l->key = g_strdup(key);
+		g_queue_init(&l->queue);
+		g_hash_table_insert(lists, l->key, l);
+	}
+	return l;
+}
+
+static struct watch *watch_for(int fd, struct waitlist *l)
+{
+	struct watch *w = g_hash_table_lookup(watches, &fd);
+	if (!w) {
+		w = g_new0(struct watch, 1);
+		w->fd = fd;
+		w->list = l;
+		l->watches++;
+		g_hash_table_insert(watches, &w->fd, w);
+	}
+	return w;
+}
+
+int park_request(fuse_req_t req, const void *owner, const char *key, int fd, short events,
+		 park_retry_fn retry, park_cancel_fn cancel, void *data)
 {
 	if (fd < 0 || !(events & (POLLIN | POLLOUT)))
 		return -EINVAL;
-	struct waiters *w = g_hash_table_lookup(by_fd, &fd);
-	if (!w) {
-		w = g_new0(struct waiters, 1);
-		w->fd = fd;
-		g_queue_init(&w->queue);
-		g_hash_table_insert(by_fd, &w->fd, w);
-	}
+	struct waitlist *l = waitlist_for(key);
+	struct watch *w = watch_for(fd, l);
+	if (w->list != l)
+		return -EINVAL; /* one descriptor belongs to one object */
 	struct parked *p = g_new0(struct parked, 1);
-	*p = (struct parked){ req, events, retry, cancel, data, false };
-	g_queue_push_tail(&w->queue, p);
+	*p = (struct parked){ req, owner, fd, events, retry, cancel, data, false };
+	g_queue_push_tail(&l->queue, p);
 	parked_total++;
-	waiters_update(w);
+	watch_update(w);
 	if (!(w->registered & epoll_events_of(events))) {
-		parked_finish(w, w->queue.tail);
-		waiters_update(w);
+		parked_finish(l, l->queue.tail);
+		watch_update(w);
 		return -EIO;
 	}
 	if (req)
@@ -193,13 +267,28 @@ int park_request(fuse_req_t req, int fd, short events, park_retry_fn retry,
 	return 0;
 }
 
-void park_drop_fd(int fd, int err)
+void park_drop(int fd, const void *owner, int err)
 {
-	struct waiters *w = g_hash_table_lookup(by_fd, &fd);
+	struct watch *w = g_hash_table_lookup(watches, &fd);
 	if (!w)
 		return;
-	cancel_matching(w, false, err);
-	waiters_update(w);
+	struct waitlist *l = w->list;
+	l->watches++;
+	cancel_matching(l, false, fd, owner, err);
+	l->watches--;
+	waitlist_update(l);
+}
+
+static void watch_free(struct watch *w)
+{
+	epoll_ctl(epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+	g_free(w);
+}
+
+static void waitlist_free(struct waitlist *l)
+{
+	g_free(l->key);
+	g_free(l);
 }
 
 int park_init(void)
@@ -207,22 +296,31 @@ int park_init(void)
 	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (epoll_fd < 0)
 		return -errno;
-	by_fd = g_hash_table_new_full(g_int_hash, g_int_equal, NULL, (GDestroyNotify)waiters_free);
-	epoll_watch = g_unix_fd_add(epoll_fd, G_IO_IN, on_epoll_ready, NULL);
+	lists = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)waitlist_free);
+	watches = g_hash_table_new_full(g_int_hash, g_int_equal, NULL, (GDestroyNotify)watch_free);
+	epoll_source = g_unix_fd_add(epoll_fd, G_IO_IN, on_epoll_ready, NULL);
 	return 0;
 }
 
 void park_shutdown(void)
 {
-	if (!by_fd)
+	if (!lists)
 		return;
-	GList *fds = g_hash_table_get_keys(by_fd);
-	for (GList *l = fds; l; l = l->next)
-		park_drop_fd(*(int *)l->data, ENODEV);
-	g_list_free(fds);
+	GList *all = g_hash_table_get_values(lists);
+	for (GList *i = all; i; i = i->next) {
+		struct waitlist *l = i->data;
+		GList *link;
+		while ((link = l->queue.head)) {
+			struct parked *p = link->data;
+			p->cancel(p, p->data, ENODEV);
+			parked_finish(l, link);
+		}
+	}
+	g_list_free(all);
 	g_clear_handle_id(&interrupt_idle, g_source_remove);
-	g_clear_handle_id(&epoll_watch, g_source_remove);
-	g_clear_pointer(&by_fd, g_hash_table_destroy);
+	g_clear_handle_id(&epoll_source, g_source_remove);
+	g_clear_pointer(&watches, g_hash_table_destroy);
+	g_clear_pointer(&lists, g_hash_table_destroy);
 	close(epoll_fd);
 	epoll_fd = -1;
 }

@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <stdio.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -26,6 +27,7 @@ struct ipc_attr {
 	mode_t mode; /* permission bits only */
 	off_t size;
 	struct timespec atime, mtime, ctime;
+	uint64_t id; /* which object holds the name now; changes when it is reused */
 };
 
 /* A number a kind takes as a mount option, "-o NAME=VALUE". */
@@ -39,16 +41,30 @@ struct ipc_option {
 /* One open object; each kind defines the struct for itself. */
 struct ipc_handle;
 
+/* What one read or write has done so far, for a kind whose operation
+ * completes in steps (a wait for several tokens). Zero when the request
+ * starts; the same one comes back with every retry of that request, and
+ * to abandon() when the request is given up. */
+struct ipc_progress {
+	long done;
+	bool waiting; /* the request has been told to wait at least once */
+};
+
 struct ipc_kind {
 	const char *dir;         /* path below the mount root: "mq", "sysv/msg" */
 	const char *description; /* one line for --help and logs */
 	const struct ipc_option *options; /* ends with a NULL name; may be NULL */
+	/* Messages: each read and write is one whole message, no offsets.
+	 * Otherwise a file of bytes, read and written at offsets. */
+	bool messages;
 
 	int (*setup)(void);    /* once, before the first request */
 	void (*teardown)(void);
 
 	int (*list)(GPtrArray *names); /* appends g_strdup'd names */
 	int (*stat)(const char *name, struct ipc_attr *attr);
+	/* The attributes of an open object, which may have lost its name. */
+	int (*handle_stat)(struct ipc_handle *h, struct ipc_attr *attr);
 	/* Creates the object, failing with -EEXIST if it is there, owned by who. */
 	int (*create)(const char *name, mode_t mode, const struct ipc_caller *who);
 	int (*unlink)(const char *name);
@@ -58,11 +74,21 @@ struct ipc_kind {
 	int (*set_times)(const char *name, const struct timespec times[2]);
 
 	int (*open)(const char *name, int flags, struct ipc_handle **out);
-	ssize_t (*read)(struct ipc_handle *h, void *buf, size_t len);
-	ssize_t (*write)(struct ipc_handle *h, const void *buf, size_t len);
+	ssize_t (*read)(struct ipc_handle *h, void *buf, size_t len, off_t offset,
+			struct ipc_progress *progress);
+	ssize_t (*write)(struct ipc_handle *h, const void *buf, size_t len, off_t offset,
+			 struct ipc_progress *progress);
+	/* Undoes what a request that is given up (interrupted) had done. */
+	void (*abandon)(struct ipc_handle *h, const void *buf, size_t len,
+			struct ipc_progress *progress);
 	int (*poll)(struct ipc_handle *h, short *revents); /* POLLIN/POLLOUT now */
-	int (*wait_fd)(struct ipc_handle *h);             /* fd to watch, or <0 */
+	/* The fd whose readiness for *events is worth a retry of a read (or a
+	 * write) that returned -EAGAIN; <0 where there is none. */
+	int (*wait_fd)(struct ipc_handle *h, bool for_write, short *events);
 	void (*close)(struct ipc_handle *h);
+	/* A descriptor of the object's own file, for the kernel to serve
+	 * read, write and mmap from directly; NULL where there is none. */
+	int (*backing_fd)(struct ipc_handle *h);
 
 	/* Extended attributes of one object, values as text. */
 	int (*listxattr)(const char *name, GPtrArray *attrs);
@@ -83,6 +109,11 @@ void ipc_kinds_teardown(void);
 /* Sets a kind's "-o NAME=VALUE" option; -ENOENT if no kind takes NAME. */
 int ipc_kinds_set_option(const char *name, const char *value);
 void ipc_kinds_print_options(FILE *out);
+
+/* ipc/guard.c: calls fn(arg); -EUCLEAN if it touched a mapping whose
+ * file was cut short (SIGBUS) instead of crashing. */
+void ipc_guard_setup(void);
+int ipc_guard_call(int (*fn)(void *), void *arg);
 
 /* ipc/names.c: checks and numbers shared by the kinds. */
 int ipc_check_name(const char *name, size_t max_len);

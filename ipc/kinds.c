@@ -7,9 +7,13 @@
 #include "kind.h"
 
 extern const struct ipc_kind ipc_kind_mq;
+extern const struct ipc_kind ipc_kind_shm;
+extern const struct ipc_kind ipc_kind_sem;
 
 static const struct ipc_kind *const kinds[] = {
 	&ipc_kind_mq,
+	&ipc_kind_shm,
+	&ipc_kind_sem,
 	NULL,
 };
 

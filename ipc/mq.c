@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -81,6 +82,24 @@ static int open_dev_mqueue(void)
 	return fd;
 }
 
+/* Queues created through the mount are charged to the daemon's user
+ * (RLIMIT_MSGQUEUE counts against the process that calls mq_open). */
+static void raise_queue_limit(void)
+{
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	if (setrlimit(RLIMIT_MSGQUEUE, &rl) == 0)
+		return;
+	if (getrlimit(RLIMIT_MSGQUEUE, &rl) < 0)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_MSGQUEUE, &rl);
+	if (rl.rlim_max != RLIM_INFINITY)
+		g_message("mq: RLIMIT_MSGQUEUE stays at %llu bytes (no CAP_SYS_RESOURCE): queues "
+			  "created through the mount share that budget with the daemon user's "
+			  "other queues; mq_open then fails with EMFILE",
+			  (unsigned long long)rl.rlim_max);
+}
+
 static int mq_setup(void)
 {
 	queue_dir = open_private_view();
@@ -94,6 +113,7 @@ static int mq_setup(void)
 		}
 		g_info("listing queues through /dev/mqueue (fsmount: %s)", g_strerror(-err));
 	}
+	raise_queue_limit();
 	send_priority = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	caller_sizes = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	return 0;
@@ -139,6 +159,20 @@ static int mq_list(GPtrArray *names)
 	return 0;
 }
 
+static void attr_from_stat(const struct stat *st, struct ipc_attr *attr)
+{
+	*attr = (struct ipc_attr){
+		.uid = st->st_uid,
+		.gid = st->st_gid,
+		.mode = st->st_mode & 07777,
+		.size = 0,
+		.atime = st->st_atim,
+		.mtime = st->st_mtim,
+		.ctime = st->st_ctim,
+		.id = st->st_ino,
+	};
+}
+
 static int mq_stat(const char *name, struct ipc_attr *attr)
 {
 	int r = check_queue_name(name);
@@ -147,15 +181,7 @@ static int mq_stat(const char *name, struct ipc_attr *attr)
 	struct stat st;
 	if (fstatat(queue_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	*attr = (struct ipc_attr){
-		.uid = st.st_uid,
-		.gid = st.st_gid,
-		.mode = st.st_mode & 07777,
-		.size = 0,
-		.atime = st.st_atim,
-		.mtime = st.st_mtim,
-		.ctime = st.st_ctim,
-	};
+	attr_from_stat(&st, attr);
 	return 0;
 }
 
@@ -286,7 +312,8 @@ static size_t take_rest(struct ipc_handle *h, void *buf, size_t len)
 
 /* One read is one message. A reader with a short buffer gets the rest of
  * the message from its next reads of the same open file. */
-static ssize_t mq_read(struct ipc_handle *h, void *buf, size_t len)
+static ssize_t mq_read(struct ipc_handle *h, void *buf, size_t len, off_t offset,
+			 struct ipc_progress *progress)
 {
 	if (h->rest)
 		return take_rest(h, buf, len);
@@ -312,7 +339,8 @@ static unsigned int priority_of(const char *name)
 	return p ? GPOINTER_TO_UINT(p) - 1 : 0;
 }
 
-static ssize_t mq_write(struct ipc_handle *h, const void *buf, size_t len)
+static ssize_t mq_write(struct ipc_handle *h, const void *buf, size_t len, off_t offset,
+			 struct ipc_progress *progress)
 {
 	if (mq_send(h->mqd, buf, len, priority_of(h->name)) < 0)
 		return -errno;
@@ -330,8 +358,18 @@ static int mq_poll(struct ipc_handle *h, short *revents)
 	return 0;
 }
 
-static int mq_wait_fd(struct ipc_handle *h)
+static int mq_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
 {
+	struct stat st;
+	if (fstat(h->mqd, &st) < 0)
+		return -errno;
+	attr_from_stat(&st, attr);
+	return 0;
+}
+
+static int mq_wait_fd(struct ipc_handle *h, bool for_write, short *events)
+{
+	*events = for_write ? POLLOUT : POLLIN;
 	return h->mqd;
 }
 
@@ -466,10 +504,12 @@ const struct ipc_kind ipc_kind_mq = {
 	.dir = "mq",
 	.description = "POSIX message queues",
 	.options = mq_options,
+	.messages = true,
 	.setup = mq_setup,
 	.teardown = mq_teardown,
 	.list = mq_list,
 	.stat = mq_stat,
+	.handle_stat = mq_handle_stat,
 	.create = mq_create,
 	.unlink = mq_remove,
 	.chmod = mq_chmod,

@@ -55,8 +55,14 @@ class Mount:
     def queue(self, suffix):
         return os.path.join(self.mq, self.name(suffix))
 
+    def segment(self, suffix):
+        return os.path.join(self.path, "shm", self.name(suffix))
+
     def __exit__(self, *exc):
         subprocess.run([MQTOOL, "clean", self.prefix], stderr=subprocess.DEVNULL)
+        for entry in os.listdir("/dev/shm"):
+            if entry.startswith(self.prefix) or entry.startswith("sem." + self.prefix):
+                os.unlink(os.path.join("/dev/shm", entry))
         if self.mounted():
             if subprocess.run(["umount", self.path], stderr=subprocess.DEVNULL).returncode:
                 subprocess.run(["umount", "-l", self.path], stderr=subprocess.DEVNULL)

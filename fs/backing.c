@@ -1,0 +1,117 @@
+/* FUSE passthrough: the kernel serves read, write and mmap of a file
+ * straight from the object's own file, once the daemon registers that file
+ * as a backing file and names its id in the open reply.
+ *
+ * One backing id per node, shared by its opens, and closed on the last
+ * release and when the name is removed: a forgotten backing file would pin
+ * a removed object where no lsof can see it. Whether the kernel lets this
+ * daemon register backing files at all (it needs CAP_SYS_ADMIN in the
+ * initial user namespace) is probed once, right after the mount. */
+#include <errno.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+/* From the kernel's uapi linux/fuse.h (6.9 and later), which Debian 12's
+ * headers predate. */
+struct backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+#define BACKING_OPEN _IOW(229, 1, struct backing_map)
+#define BACKING_CLOSE _IOW(229, 2, uint32_t)
+
+static enum { MODE_OFF, MODE_PROBING, MODE_ON } mode = MODE_OFF;
+static char *why_off;
+
+static void passthrough_off(const char *why)
+{
+	mode = MODE_OFF;
+	g_free(why_off);
+	why_off = g_strdup(why);
+	g_message("passthrough: off (%s): shm files are read and written through the daemon, "
+		  "and mmap(MAP_SHARED) of them is refused with ENODEV", why);
+}
+
+void backing_init(struct fuse_conn_info *conn, bool refused)
+{
+	if (refused)
+		passthrough_off("-o no_passthrough");
+	else if (!fuse_set_feature_flag(conn, FUSE_CAP_PASSTHROUGH))
+		passthrough_off("the kernel offers no FUSE passthrough; it needs Linux 6.9");
+	else
+		mode = MODE_PROBING;
+}
+
+/* Registers and at once releases a backing file, to learn whether the
+ * kernel lets this daemon do so. */
+void backing_probe(int fuse_fd)
+{
+	if (mode != MODE_PROBING)
+		return;
+	int fd = memfd_create("ipcfs-probe", MFD_CLOEXEC);
+	if (fd < 0) {
+		passthrough_off(g_strerror(errno));
+		return;
+	}
+	struct backing_map map = { .fd = fd };
+	int id = ioctl(fuse_fd, BACKING_OPEN, &map);
+	int err = errno;
+	close(fd);
+	if (id <= 0) {
+		passthrough_off(err == EPERM ? "the daemon lacks CAP_SYS_ADMIN in the initial user namespace" :
+					       g_strerror(err));
+		return;
+	}
+	uint32_t closing = id;
+	ioctl(fuse_fd, BACKING_CLOSE, &closing);
+	mode = MODE_ON;
+	g_message("passthrough: on: mmap of an shm file maps the segment itself");
+}
+
+bool backing_enabled(void)
+{
+	return mode == MODE_ON;
+}
+
+const char *backing_why_off(void)
+{
+	return mode == MODE_ON ? NULL : why_off ? why_off : "not probed yet";
+}
+
+int backing_get(fuse_req_t req, struct node *n, int fd)
+{
+	if (mode != MODE_ON)
+		return 0;
+	if (n->backing_id == 0) {
+		int id = fuse_passthrough_open(req, fd);
+		if (id <= 0)
+			return 0;
+		n->backing_id = id;
+	}
+	n->backing_refs++;
+	return n->backing_id;
+}
+
+static void backing_close(fuse_req_t req, struct node *n)
+{
+	if (n->backing_id > 0)
+		fuse_passthrough_close(req, n->backing_id);
+	n->backing_id = 0;
+}
+
+void backing_put(fuse_req_t req, struct node *n)
+{
+	if (n->backing_refs > 0 && --n->backing_refs == 0)
+		backing_close(req, n);
+}
+
+/* The name is gone: open files keep their own reference to the file. */
+void backing_drop(fuse_req_t req, struct node *n)
+{
+	backing_close(req, n);
+}

@@ -1,0 +1,97 @@
+/* Directories: a listing is a snapshot taken at opendir, so offsets stay
+ * stable while a reader walks it. */
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "fs.h"
+
+struct dir_listing {
+	GPtrArray *names;
+	GArray *inos;
+	GArray *types;
+};
+
+static void listing_add(struct dir_listing *l, const char *name, fuse_ino_t ino, mode_t type)
+{
+	g_ptr_array_add(l->names, g_strdup(name));
+	g_array_append_val(l->inos, ino);
+	g_array_append_val(l->types, type);
+}
+
+static int list_dir(struct node *dir, struct dir_listing *l)
+{
+	listing_add(l, ".", dir->ino, S_IFDIR);
+	listing_add(l, "..", dir->parent ? dir->parent->ino : dir->ino, S_IFDIR);
+	GHashTableIter it;
+	gpointer key, value;
+	g_hash_table_iter_init(&it, dir->subdirs);
+	while (g_hash_table_iter_next(&it, &key, &value))
+		listing_add(l, key, ((struct node *)value)->ino, S_IFDIR);
+	if (!node_is_kind_dir(dir))
+		return 0;
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	int r = dir->kind->list(names);
+	if (r < 0)
+		return r;
+	for (guint i = 0; i < names->len; i++) {
+		struct node *n = g_hash_table_lookup(dir->objects, names->pdata[i]);
+		/* An object not looked up yet has no inode: say so. */
+		listing_add(l, names->pdata[i], n ? n->ino : 0xffffffffu, S_IFREG);
+	}
+	return 0;
+}
+
+static void listing_free(struct dir_listing *l)
+{
+	g_ptr_array_unref(l->names);
+	g_array_unref(l->inos);
+	g_array_unref(l->types);
+	g_free(l);
+}
+
+void dirs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct node *dir = node_get(ino);
+	if (!dir || !dir->is_dir) {
+		fuse_reply_err(req, dir ? ENOTDIR : ENOENT);
+		return;
+	}
+	struct dir_listing *l = g_new0(struct dir_listing, 1);
+	l->names = g_ptr_array_new_with_free_func(g_free);
+	l->inos = g_array_new(FALSE, FALSE, sizeof(fuse_ino_t));
+	l->types = g_array_new(FALSE, FALSE, sizeof(mode_t));
+	int r = list_dir(dir, l);
+	if (r < 0) {
+		listing_free(l);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = (uintptr_t)l;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		listing_free(l);
+}
+
+void dirs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			  struct fuse_file_info *fi)
+{
+	struct dir_listing *l = (struct dir_listing *)(uintptr_t)fi->fh;
+	g_autofree char *buf = g_malloc(size);
+	size_t used = 0;
+	for (size_t i = off; i < l->names->len; i++) {
+		struct stat st = {
+			.st_ino = g_array_index(l->inos, fuse_ino_t, i),
+			.st_mode = g_array_index(l->types, mode_t, i),
+		};
+		size_t len = fuse_add_direntry(req, buf + used, size - used, l->names->pdata[i], &st, i + 1);
+		if (len > size - used)
+			break;
+		used += len;
+	}
+	fuse_reply_buf(req, buf, used);
+}
+
+void dirs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	listing_free((struct dir_listing *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}

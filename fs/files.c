@@ -1,0 +1,301 @@
+/* Open files: open, read, write, poll, release.
+ *
+ * A file of messages (a kind with .messages) is opened direct_io and
+ * non-seekable, so one read() or write() of a caller is one request here
+ * and the page cache never stands between a caller and the object. A file
+ * of bytes is handed to the kernel as a passthrough of the object's own
+ * file where the kernel allows it (read, write and mmap then never reach
+ * the daemon), and otherwise opened direct_io and served at offsets. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+/* The most one request may carry so that the kernel never splits one
+ * read() or write() of a message over two requests; set at init. */
+static size_t io_limit = 4096;
+
+struct open_file {
+	struct node *node;
+	struct ipc_handle *handle;
+	int wait_fd;       /* <0: the kind has nothing to wait on */
+	char *wait_key;    /* the object, for arrival order among its waiters */
+	short read_events, write_events; /* what a waiting read or write waits for */
+	short poll_parked; /* events a poll notification waits for */
+	bool passthrough;
+};
+
+/* One read or write, from its request to its one reply. */
+struct io {
+	fuse_req_t req;
+	struct open_file *file;
+	bool is_write;
+	size_t size;
+	off_t offset;
+	char *buf;
+	struct ipc_progress progress;
+	bool parked;
+};
+
+struct poll_wait {
+	struct open_file *file;
+	struct fuse_pollhandle *ph;
+	short events;
+};
+
+static struct open_file *file_of(struct fuse_file_info *fi)
+{
+	return (struct open_file *)(uintptr_t)fi->fh;
+}
+
+void files_init(struct fuse_conn_info *conn)
+{
+	conn->max_write = 1 << 20;
+	conn->max_read = 0;
+	/* The kernel cuts a direct read or write into pieces of at most
+	 * max_pages pages, fewer when the caller's buffer is not page
+	 * aligned. A piece at least a page short of that limit is always a
+	 * whole call. */
+	long page = sysconf(_SC_PAGESIZE);
+	long pages_limit = 256;
+	g_autofree char *text = NULL;
+	if (g_file_get_contents("/proc/sys/fs/fuse/max_pages_limit", &text, NULL, NULL))
+		pages_limit = CLAMP(g_ascii_strtoll(text, NULL, 10), 1, 256);
+	io_limit = MIN((size_t)conn->max_write, (size_t)(pages_limit * page)) - page;
+	g_debug("one read or write of a message carries at most %zu bytes", io_limit);
+}
+
+static void file_close(struct open_file *f, fuse_req_t req)
+{
+	if (f->wait_fd >= 0)
+		park_drop(f->wait_fd, f, EBADF);
+	if (f->passthrough)
+		backing_put(req, f->node);
+	node_file_closed(f->node, f->handle);
+	f->node->kind->close(f->handle);
+	g_free(f->wait_key);
+	g_free(f);
+}
+
+static void open_passthrough(fuse_req_t req, struct open_file *f, struct fuse_file_info *fi)
+{
+	const struct ipc_kind *k = f->node->kind;
+	int fd = k->backing_fd ? k->backing_fd(f->handle) : -1;
+	int id = fd >= 0 ? backing_get(req, f->node, fd) : 0;
+	if (id > 0) {
+		fi->backing_id = id;
+		f->passthrough = true;
+	} else {
+		fi->direct_io = 1;
+	}
+}
+
+int file_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
+{
+	struct ipc_handle *h = NULL;
+	int r = n->kind->open(n->name, fi->flags, &h);
+	if (r < 0)
+		return r;
+	struct open_file *f = g_new0(struct open_file, 1);
+	f->node = n;
+	f->handle = h;
+	f->wait_fd = -1;
+	f->wait_key = g_strdup_printf("%s/%" G_GUINT64_FORMAT, n->kind->dir, n->object_id);
+	if (n->kind->wait_fd) {
+		f->wait_fd = n->kind->wait_fd(h, false, &f->read_events);
+		n->kind->wait_fd(h, true, &f->write_events);
+	}
+	node_file_opened(n, h);
+	fi->fh = (uintptr_t)f;
+	fi->noflush = 1;
+	if (n->kind->messages) {
+		fi->direct_io = 1;
+		fi->nonseekable = 1;
+	} else {
+		open_passthrough(req, f, fi);
+	}
+	return 0;
+}
+
+/* For an open whose answer could not be delivered: nobody will release it. */
+void file_discard(fuse_req_t req, struct fuse_file_info *fi)
+{
+	file_close(file_of(fi), req);
+}
+
+void files_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	file_close(file_of(fi), req);
+	fuse_reply_err(req, 0);
+}
+
+void files_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+void files_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+/* A request that fails, is interrupted, or would wait but may not, leaves
+ * the object as it found it. */
+static void io_finish(struct io *io, ssize_t r)
+{
+	const struct ipc_kind *k = io->file->node->kind;
+	if (r < 0 && k->abandon)
+		k->abandon(io->file->handle, io->buf, io->size, &io->progress);
+	if (r < 0)
+		fuse_reply_err(io->req, (int)-r);
+	else if (io->is_write)
+		fuse_reply_write(io->req, r);
+	else
+		fuse_reply_buf(io->req, io->buf, r);
+	if (io->parked && io->is_write)
+		io->file->node->parked_writes--;
+	g_free(io->buf);
+	g_free(io);
+}
+
+static ssize_t io_try(struct io *io)
+{
+	const struct ipc_kind *k = io->file->node->kind;
+	struct ipc_handle *h = io->file->handle;
+	if (io->is_write)
+		return k->write ? k->write(h, io->buf, io->size, io->offset, &io->progress) : -EBADF;
+	return k->read ? k->read(h, io->buf, io->size, io->offset, &io->progress) : -EBADF;
+}
+
+static enum park_result io_retry(struct parked *p, void *data)
+{
+	struct io *io = data;
+	ssize_t r = io_try(io);
+	if (r == -EAGAIN)
+		return PARK_AGAIN;
+	io_finish(io, r);
+	return PARK_DONE;
+}
+
+static void io_cancel(struct parked *p, void *data, int err)
+{
+	io_finish(data, -err);
+}
+
+/* Tries at once; a request that would wait is parked unless the caller
+ * asked not to wait. */
+static void io_start(struct io *io, int flags)
+{
+	ssize_t r = io_try(io);
+	if (r == -EAGAIN && !(flags & O_NONBLOCK)) {
+		short events = io->is_write ? io->file->write_events : io->file->read_events;
+		int pr = park_request(io->req, io->file, io->file->wait_key, io->file->wait_fd, events,
+				      io_retry, io_cancel, io);
+		if (pr == 0) {
+			io->parked = true;
+			io->file->node->parked_writes += io->is_write;
+			return;
+		}
+		g_warning("%s: cannot wait: %s", io->file->node->kind->dir, g_strerror(-pr));
+	}
+	io_finish(io, r);
+}
+
+static struct io *io_new(fuse_req_t req, struct fuse_file_info *fi, size_t size, off_t off)
+{
+	struct io *io = g_new0(struct io, 1);
+	io->req = req;
+	io->file = file_of(fi);
+	io->size = size;
+	io->offset = off;
+	return io;
+}
+
+void files_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	if (file_of(fi)->node->kind->messages && fi->lock_owner == 0) {
+		/* Only the page cache reads without a lock owner: a fault in a
+		 * MAP_PRIVATE mapping, which must not take a message. */
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	if (file_of(fi)->node->kind->messages)
+		size = MIN(size, io_limit);
+	struct io *io = io_new(req, fi, size, off);
+	io->buf = g_malloc(size ? size : 1);
+	io_start(io, fi->flags);
+}
+
+void files_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		 struct fuse_file_info *fi)
+{
+	if (file_of(fi)->node->kind->messages && size > io_limit) {
+		/* Maybe one piece of a larger write(): refuse the whole call
+		 * rather than send a message cut in two. */
+		fuse_reply_err(req, EMSGSIZE);
+		return;
+	}
+	struct io *io = io_new(req, fi, size, off);
+	io->is_write = true;
+	io->buf = g_memdup2(buf, size);
+	io_start(io, fi->flags);
+}
+
+static enum park_result poll_notify(struct parked *p, void *data)
+{
+	struct poll_wait *pw = data;
+	fuse_lowlevel_notify_poll(pw->ph);
+	fuse_pollhandle_destroy(pw->ph);
+	pw->file->poll_parked &= ~pw->events;
+	g_free(pw);
+	return PARK_DONE;
+}
+
+static void poll_cancel(struct parked *p, void *data, int err)
+{
+	struct poll_wait *pw = data;
+	fuse_pollhandle_destroy(pw->ph);
+	g_free(pw);
+}
+
+/* The kernel asks again after each notification, so one notification
+ * waiting per file and event is enough. */
+static void poll_wait_for(struct open_file *f, struct fuse_pollhandle *ph, short events)
+{
+	if ((f->poll_parked & events) == events || f->wait_fd < 0) {
+		fuse_pollhandle_destroy(ph);
+		return;
+	}
+	struct poll_wait *pw = g_new0(struct poll_wait, 1);
+	*pw = (struct poll_wait){ f, ph, events };
+	if (park_request(NULL, f, f->wait_key, f->wait_fd, events, poll_notify, poll_cancel, pw) < 0) {
+		poll_cancel(NULL, pw, EIO);
+		return;
+	}
+	f->poll_parked |= events;
+}
+
+void files_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
+{
+	struct open_file *f = file_of(fi);
+	const struct ipc_kind *k = f->node->kind;
+	short wanted = fi->poll_events ? (fi->poll_events & (POLLIN | POLLOUT)) : (POLLIN | POLLOUT);
+	/* A kind that can't tell is always ready; ENOSYS would turn poll off
+	 * for the whole mount. */
+	short revents = POLLIN | POLLOUT;
+	int r = k->poll ? k->poll(f->handle, &revents) : 0;
+	if (r < 0) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (ph && (revents & wanted))
+		fuse_pollhandle_destroy(ph);
+	else if (ph)
+		poll_wait_for(f, ph, wanted ? wanted : (POLLIN | POLLOUT));
+	fuse_reply_poll(req, revents);
+}

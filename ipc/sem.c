@@ -1,0 +1,526 @@
+/* POSIX named semaphores: glibc keeps NAME in /dev/shm/sem.NAME, a file
+ * holding one sem_t that sem_open maps. The daemon maps it the same way,
+ * after checking that the file is long enough to hold one: sem_open would
+ * map a short file too, and the daemon would die of SIGBUS on touching it.
+ *
+ * Reading shows the value. A write posts or waits. A wait that can't be
+ * done at once is parked by fs/ like a blocked queue read: for each
+ * semaphore with waiters one thread takes tokens with sem_timedwait, one
+ * at a time, and hands each to the oldest waiter through an eventfd that
+ * the main loop watches. A waiter that is given up gives back what it took. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <dirent.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kind.h"
+
+#define SEM_PREFIX "sem."
+#define XATTR_VALUE "user.sem.value"
+/* How long the token thread sleeps in sem_timedwait before it looks
+ * whether anyone still waits. */
+#define TAKE_SLICE_NS (100 * 1000 * 1000)
+
+/* One semaphore file, shared by every open of it. */
+struct sem_object {
+	ino_t ino;
+	sem_t *sem;
+	unsigned refs;
+	int notify_fd; /* readable while held > 0 */
+	GMutex lock;
+	GCond taken;
+	int held;    /* tokens the thread took, not yet handed to a waiter */
+	int pending; /* requests told to wait and not yet done or given up */
+	GThread *thread;
+	bool thread_running, stopping;
+};
+
+struct ipc_handle {
+	struct sem_object *obj;
+	char text[16]; /* the value as read at offset 0 */
+	size_t text_len;
+};
+
+static int shm_dir = -1;
+static GHashTable *objects; /* ino -> struct sem_object */
+
+static int sem_setup(void)
+{
+	shm_dir = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (shm_dir < 0)
+		return -errno;
+	objects = g_hash_table_new(g_int64_hash, g_int64_equal);
+	ipc_guard_setup();
+	return 0;
+}
+
+static void sem_teardown(void)
+{
+	if (shm_dir >= 0)
+		close(shm_dir);
+	shm_dir = -1;
+	g_clear_pointer(&objects, g_hash_table_destroy);
+}
+
+static int check_sem_name(const char *name)
+{
+	return ipc_check_name(name, NAME_MAX - strlen(SEM_PREFIX));
+}
+
+static char *file_name(const char *name)
+{
+	return g_strconcat(SEM_PREFIX, name, NULL);
+}
+
+static int stat_sem_file(const char *name, struct stat *st)
+{
+	int r = check_sem_name(name);
+	if (r < 0)
+		return r;
+	g_autofree char *file = file_name(name);
+	if (fstatat(shm_dir, file, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return S_ISREG(st->st_mode) ? 0 : -ENOENT;
+}
+
+static void attr_from_stat(const struct stat *st, struct ipc_attr *attr)
+{
+	*attr = (struct ipc_attr){
+		.uid = st->st_uid,
+		.gid = st->st_gid,
+		.mode = st->st_mode & 07777,
+		.atime = st->st_atim,
+		.mtime = st->st_mtim,
+		.ctime = st->st_ctim,
+		.id = st->st_ino,
+	};
+}
+
+static int sem_list(GPtrArray *names)
+{
+	int fd = openat(shm_dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *dir = fdopendir(fd);
+	if (!dir) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	struct dirent *e;
+	struct stat st;
+	while ((e = readdir(dir)) != NULL) {
+		const char *name = e->d_name + strlen(SEM_PREFIX);
+		if (g_str_has_prefix(e->d_name, SEM_PREFIX) && stat_sem_file(name, &st) == 0)
+			g_ptr_array_add(names, g_strdup(name));
+	}
+	closedir(dir);
+	return 0;
+}
+
+static int sem_stat(const char *name, struct ipc_attr *attr)
+{
+	struct stat st;
+	int r = stat_sem_file(name, &st);
+	if (r == 0)
+		attr_from_stat(&st, attr);
+	return r;
+}
+
+static int sem_create(const char *name, mode_t mode, const struct ipc_caller *who)
+{
+	int r = check_sem_name(name);
+	if (r < 0)
+		return r;
+	g_autofree char *path = g_strconcat("/", name, NULL);
+	sem_t *sem = sem_open(path, O_CREAT | O_EXCL, mode & 07777, 0);
+	if (sem == SEM_FAILED)
+		return -errno;
+	sem_close(sem);
+	g_autofree char *file = file_name(name);
+	if (fchownat(shm_dir, file, who->uid, who->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		sem_unlink(path);
+	}
+	return r;
+}
+
+static int sem_remove(const char *name)
+{
+	int r = check_sem_name(name);
+	if (r < 0)
+		return r;
+	g_autofree char *path = g_strconcat("/", name, NULL);
+	return sem_unlink(path) < 0 ? -errno : 0;
+}
+
+static int sem_chmod(const char *name, mode_t mode)
+{
+	struct stat st;
+	g_autofree char *file = file_name(name);
+	int r = stat_sem_file(name, &st);
+	if (r == 0 && fchmodat(shm_dir, file, mode & 07777, 0) < 0)
+		r = -errno;
+	return r;
+}
+
+static int sem_chown(const char *name, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	g_autofree char *file = file_name(name);
+	int r = stat_sem_file(name, &st);
+	if (r == 0 && fchownat(shm_dir, file, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	return r;
+}
+
+static int sem_set_times(const char *name, const struct timespec times[2])
+{
+	struct stat st;
+	g_autofree char *file = file_name(name);
+	int r = stat_sem_file(name, &st);
+	if (r == 0 && utimensat(shm_dir, file, times, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	return r;
+}
+
+/* A shell's ">" truncates: accepted, and a semaphore has nothing to cut. */
+static int sem_truncate(const char *name, off_t size)
+{
+	return size == 0 ? 0 : -EINVAL;
+}
+
+/* The semaphore calls, each run under the SIGBUS guard. */
+enum sem_op { OP_VALUE, OP_POST, OP_TRYWAIT, OP_TIMEDWAIT };
+struct sem_call {
+	sem_t *sem;
+	enum sem_op op;
+	int value;
+};
+
+static int sem_call_unguarded(void *data)
+{
+	struct sem_call *c = data;
+	struct timespec deadline;
+	switch (c->op) {
+	case OP_VALUE:
+		return sem_getvalue(c->sem, &c->value) < 0 ? -errno : 0;
+	case OP_POST:
+		return sem_post(c->sem) < 0 ? -errno : 0;
+	case OP_TRYWAIT:
+		return sem_trywait(c->sem) < 0 ? -errno : 0;
+	case OP_TIMEDWAIT:
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_nsec += TAKE_SLICE_NS;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+		return sem_timedwait(c->sem, &deadline) < 0 ? -errno : 0;
+	}
+	return -EINVAL;
+}
+
+static int sem_do(sem_t *sem, enum sem_op op, int *value)
+{
+	struct sem_call c = { sem, op, 0 };
+	int r = ipc_guard_call(sem_call_unguarded, &c);
+	if (value)
+		*value = c.value;
+	return r;
+}
+
+/* The token thread: while requests wait, take one token at a time and
+ * leave it for the main loop to hand to the oldest waiter. */
+static gpointer take_tokens(gpointer data)
+{
+	struct sem_object *o = data;
+	g_mutex_lock(&o->lock);
+	while (!o->stopping && o->pending > 0) {
+		if (o->held > 0) {
+			g_cond_wait(&o->taken, &o->lock);
+			continue;
+		}
+		g_mutex_unlock(&o->lock);
+		int r = sem_do(o->sem, OP_TIMEDWAIT, NULL);
+		g_mutex_lock(&o->lock);
+		if (r == 0) {
+			o->held++;
+			eventfd_write(o->notify_fd, 1);
+		} else if (r != -ETIMEDOUT && r != -EINTR) {
+			/* A broken semaphore: let the waiters find out. */
+			eventfd_write(o->notify_fd, 1);
+			g_cond_wait(&o->taken, &o->lock);
+		}
+	}
+	for (; o->held > 0; o->held--)
+		sem_do(o->sem, OP_POST, NULL);
+	o->thread_running = false;
+	g_mutex_unlock(&o->lock);
+	return NULL;
+}
+
+static void ensure_token_thread(struct sem_object *o)
+{
+	if (o->thread_running)
+		return;
+	if (o->thread)
+		g_thread_join(o->thread); /* finished: it left nothing held */
+	o->thread_running = true;
+	o->thread = g_thread_new("sem-tokens", take_tokens, o);
+}
+
+/* A token the thread took for the waiters; called with the lock held. */
+static bool take_held(struct sem_object *o)
+{
+	if (o->held == 0)
+		return false;
+	if (--o->held == 0) {
+		eventfd_t drained;
+		eventfd_read(o->notify_fd, &drained);
+	}
+	g_cond_signal(&o->taken);
+	return true;
+}
+
+static int map_sem_file(const char *name, struct sem_object **out)
+{
+	g_autofree char *file = file_name(name);
+	int fd = openat(shm_dir, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int r = fstat(fd, &st) < 0 ? -errno : 0;
+	if (r == 0 && (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(sem_t)))
+		r = -EUCLEAN; /* too short to hold a semaphore: unusable */
+	struct sem_object *o = r == 0 ? g_hash_table_lookup(objects, &st.st_ino) : NULL;
+	if (r == 0 && !o) {
+		void *map = mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED) {
+			r = -errno;
+		} else {
+			o = g_new0(struct sem_object, 1);
+			o->ino = st.st_ino;
+			o->sem = map;
+			o->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+			g_mutex_init(&o->lock);
+			g_cond_init(&o->taken);
+			g_hash_table_insert(objects, &o->ino, o);
+		}
+	}
+	close(fd);
+	if (r == 0) {
+		o->refs++;
+		*out = o;
+	}
+	return r;
+}
+
+static void unmap_sem(struct sem_object *o)
+{
+	if (--o->refs > 0)
+		return;
+	g_mutex_lock(&o->lock);
+	o->stopping = true;
+	g_cond_signal(&o->taken);
+	g_mutex_unlock(&o->lock);
+	if (o->thread)
+		g_thread_join(o->thread);
+	g_hash_table_remove(objects, &o->ino);
+	munmap(o->sem, sizeof(sem_t));
+	close(o->notify_fd);
+	g_mutex_clear(&o->lock);
+	g_cond_clear(&o->taken);
+	g_free(o);
+}
+
+static int sem_open_handle(const char *name, int flags, struct ipc_handle **out)
+{
+	struct sem_object *o;
+	int r = check_sem_name(name);
+	if (r == 0)
+		r = map_sem_file(name, &o);
+	if (r < 0)
+		return r;
+	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
+	h->obj = o;
+	*out = h;
+	return 0;
+}
+
+static void sem_close_handle(struct ipc_handle *h)
+{
+	unmap_sem(h->obj);
+	g_free(h);
+}
+
+/* The value, as text; a read from offset 0 takes it afresh, later offsets
+ * of the same open continue that text. */
+static ssize_t sem_read(struct ipc_handle *h, void *buf, size_t len, off_t offset,
+			struct ipc_progress *progress)
+{
+	if (offset == 0 || h->text_len == 0) {
+		int value;
+		int r = sem_do(h->obj->sem, OP_VALUE, &value);
+		if (r < 0)
+			return r;
+		h->text_len = snprintf(h->text, sizeof(h->text), "%d\n", value);
+	}
+	if (offset >= (off_t)h->text_len)
+		return 0;
+	size_t n = MIN(len, h->text_len - offset);
+	memcpy(buf, h->text + offset, n);
+	return n;
+}
+
+/* "post", "+N" or "N" posts N times; "wait" or "-N" waits N times. */
+static int parse_command(const char *buf, size_t len, bool *is_wait, long *count)
+{
+	if (len > 32 || memchr(buf, '\0', len))
+		return -EINVAL;
+	g_autofree char *text = g_strstrip(g_strndup(buf, len));
+	*is_wait = false;
+	*count = 1;
+	if (strcmp(text, "post") == 0)
+		return 0;
+	if (strcmp(text, "wait") == 0) {
+		*is_wait = true;
+		return 0;
+	}
+	const char *number = text;
+	if (text[0] == '+' || text[0] == '-') {
+		*is_wait = text[0] == '-';
+		number++;
+	}
+	if (!g_ascii_isdigit(number[0]))
+		return -EINVAL;
+	return ipc_parse_long(number, 1, SEM_VALUE_MAX, count);
+}
+
+static ssize_t post_tokens(struct sem_object *o, long count)
+{
+	int value;
+	int r = sem_do(o->sem, OP_VALUE, &value);
+	if (r == 0 && count > SEM_VALUE_MAX - value)
+		r = -EOVERFLOW;
+	for (long i = 0; r == 0 && i < count; i++)
+		r = sem_do(o->sem, OP_POST, NULL);
+	return r;
+}
+
+/* Takes tokens for one request, in arrival order: a request that has not
+ * waited yet goes behind those that do. */
+static ssize_t take_tokens_for(struct sem_object *o, long count, struct ipc_progress *progress)
+{
+	g_mutex_lock(&o->lock);
+	bool may_take = progress->waiting || o->pending == 0;
+	int r = 0;
+	while (may_take && progress->done < count) {
+		if (take_held(o)) {
+			progress->done++;
+			continue;
+		}
+		r = sem_do(o->sem, OP_TRYWAIT, NULL);
+		if (r < 0)
+			break;
+		progress->done++;
+	}
+	if (progress->done == count) {
+		if (progress->waiting)
+			o->pending--;
+		progress->waiting = false;
+		r = 1;
+	} else if (r == 0 || r == -EAGAIN) {
+		if (!progress->waiting)
+			o->pending++;
+		progress->waiting = true;
+		ensure_token_thread(o);
+		r = -EAGAIN;
+	}
+	g_mutex_unlock(&o->lock);
+	return r;
+}
+
+static ssize_t sem_write(struct ipc_handle *h, const void *buf, size_t len, off_t offset,
+			 struct ipc_progress *progress)
+{
+	bool is_wait;
+	long count;
+	ssize_t r = parse_command(buf, len, &is_wait, &count);
+	if (r == 0)
+		r = is_wait ? take_tokens_for(h->obj, count, progress) : post_tokens(h->obj, count);
+	return r < 0 ? r : (ssize_t)len;
+}
+
+static void sem_abandon(struct ipc_handle *h, const void *buf, size_t len,
+			struct ipc_progress *progress)
+{
+	struct sem_object *o = h->obj;
+	g_mutex_lock(&o->lock);
+	for (; progress->done > 0; progress->done--)
+		sem_do(o->sem, OP_POST, NULL);
+	if (progress->waiting)
+		o->pending--;
+	progress->waiting = false;
+	g_mutex_unlock(&o->lock);
+}
+
+/* A waiting write waits for a token, which the eventfd announces. */
+static int sem_wait_fd(struct ipc_handle *h, bool for_write, short *events)
+{
+	*events = POLLIN;
+	return h->obj->notify_fd;
+}
+
+static int sem_listxattr(const char *name, GPtrArray *attrs)
+{
+	g_ptr_array_add(attrs, g_strdup(XATTR_VALUE));
+	return 0;
+}
+
+static int sem_getxattr(const char *name, const char *attr, GString *value)
+{
+	if (strcmp(attr, XATTR_VALUE) != 0)
+		return -ENODATA;
+	struct ipc_handle *h;
+	int r = sem_open_handle(name, O_RDONLY, &h);
+	if (r < 0)
+		return r;
+	int v;
+	r = sem_do(h->obj->sem, OP_VALUE, &v);
+	if (r == 0)
+		g_string_printf(value, "%d", v);
+	sem_close_handle(h);
+	return r;
+}
+
+const struct ipc_kind ipc_kind_sem = {
+	.dir = "sem",
+	.description = "POSIX named semaphores",
+	.setup = sem_setup,
+	.teardown = sem_teardown,
+	.list = sem_list,
+	.stat = sem_stat,
+	.create = sem_create,
+	.unlink = sem_remove,
+	.chmod = sem_chmod,
+	.chown = sem_chown,
+	.truncate = sem_truncate,
+	.set_times = sem_set_times,
+	.open = sem_open_handle,
+	.read = sem_read,
+	.write = sem_write,
+	.abandon = sem_abandon,
+	.wait_fd = sem_wait_fd,
+	.close = sem_close_handle,
+	.listxattr = sem_listxattr,
+	.getxattr = sem_getxattr,
+};

@@ -1,0 +1,283 @@
+/* POSIX shared memory objects: the regular files of /dev/shm, where
+ * glibc's shm_open keeps them, less the "sem.NAME" files that glibc's
+ * sem_open keeps there, which belong to sem/.
+ *
+ * Each open holds a descriptor of the segment's own file. fs/ hands it to
+ * the kernel as a passthrough backing file where it can, so that read,
+ * write and mmap reach the segment without the daemon; read and write
+ * here serve the opens where it can't. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <dirent.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kind.h"
+
+#define SHM_DIR "/dev/shm"
+#define SEM_PREFIX "sem."
+
+struct ipc_handle {
+	int fd;
+	bool append;
+};
+
+static int shm_dir = -1;
+
+static int shm_setup(void)
+{
+	shm_dir = open(SHM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (shm_dir < 0) {
+		int err = errno;
+		g_warning("%s: %s", SHM_DIR, g_strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+static void shm_teardown(void)
+{
+	if (shm_dir >= 0)
+		close(shm_dir);
+	shm_dir = -1;
+}
+
+static bool is_semaphore_file(const char *name)
+{
+	return g_str_has_prefix(name, SEM_PREFIX);
+}
+
+static int check_segment_name(const char *name)
+{
+	int r = ipc_check_name(name, NAME_MAX);
+	if (r == 0 && is_semaphore_file(name))
+		r = -EINVAL; /* that name is a semaphore's, under sem/ */
+	return r;
+}
+
+static char *segment_path(const char *name)
+{
+	return g_strconcat("/", name, NULL);
+}
+
+static void attr_from_stat(const struct stat *st, struct ipc_attr *attr)
+{
+	*attr = (struct ipc_attr){
+		.uid = st->st_uid,
+		.gid = st->st_gid,
+		.mode = st->st_mode & 07777,
+		.size = st->st_size,
+		.atime = st->st_atim,
+		.mtime = st->st_mtim,
+		.ctime = st->st_ctim,
+		.id = st->st_ino,
+	};
+}
+
+static int stat_segment(const char *name, struct stat *st)
+{
+	int r = check_segment_name(name);
+	if (r < 0)
+		return r == -EINVAL ? -ENOENT : r;
+	if (fstatat(shm_dir, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return S_ISREG(st->st_mode) ? 0 : -ENOENT;
+}
+
+static int shm_list(GPtrArray *names)
+{
+	int fd = openat(shm_dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *dir = fdopendir(fd);
+	if (!dir) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	struct dirent *e;
+	struct stat st;
+	while ((e = readdir(dir)) != NULL) {
+		if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN)
+			continue;
+		if (stat_segment(e->d_name, &st) == 0)
+			g_ptr_array_add(names, g_strdup(e->d_name));
+	}
+	closedir(dir);
+	return 0;
+}
+
+static int shm_stat(const char *name, struct ipc_attr *attr)
+{
+	struct stat st;
+	int r = stat_segment(name, &st);
+	if (r == 0)
+		attr_from_stat(&st, attr);
+	return r;
+}
+
+static int shm_create(const char *name, mode_t mode, const struct ipc_caller *who)
+{
+	int r = check_segment_name(name);
+	if (r < 0)
+		return r;
+	g_autofree char *path = segment_path(name);
+	int fd = shm_open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, mode & 07777);
+	if (fd < 0)
+		return -errno;
+	if (fchown(fd, who->uid, who->gid) < 0) {
+		r = -errno;
+		shm_unlink(path);
+	}
+	close(fd);
+	return r;
+}
+
+static int shm_remove(const char *name)
+{
+	int r = check_segment_name(name);
+	if (r < 0)
+		return r;
+	g_autofree char *path = segment_path(name);
+	return shm_unlink(path) < 0 ? -errno : 0;
+}
+
+static int shm_chmod(const char *name, mode_t mode)
+{
+	struct stat st;
+	int r = stat_segment(name, &st);
+	if (r == 0 && fchmodat(shm_dir, name, mode & 07777, 0) < 0)
+		r = -errno;
+	return r;
+}
+
+static int shm_chown(const char *name, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	int r = stat_segment(name, &st);
+	if (r == 0 && fchownat(shm_dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	return r;
+}
+
+static int shm_set_times(const char *name, const struct timespec times[2])
+{
+	struct stat st;
+	int r = stat_segment(name, &st);
+	if (r == 0 && utimensat(shm_dir, name, times, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	return r;
+}
+
+/* The segment's file, read-write where the daemon may, so that one backing
+ * file can serve every later open; each caller's own access mode is the
+ * kernel's to enforce on the file it opened through the mount. */
+static int open_segment_file(const char *name, int flags)
+{
+	struct stat st;
+	int r = stat_segment(name, &st);
+	if (r < 0)
+		return r;
+	int extra = O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+	int fd = openat(shm_dir, name, O_RDWR | extra);
+	if (fd < 0 && errno == EACCES)
+		fd = openat(shm_dir, name, (flags & O_ACCMODE) | extra);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -ENOENT;
+	}
+	return fd;
+}
+
+static int shm_truncate(const char *name, off_t size)
+{
+	int fd = open_segment_file(name, O_WRONLY);
+	if (fd < 0)
+		return fd;
+	int r = ftruncate(fd, size) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+static int shm_open_handle(const char *name, int flags, struct ipc_handle **out)
+{
+	int fd = open_segment_file(name, flags);
+	if (fd < 0)
+		return fd;
+	if ((flags & O_TRUNC) && ftruncate(fd, 0) < 0) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
+	h->fd = fd;
+	h->append = flags & O_APPEND;
+	*out = h;
+	return 0;
+}
+
+static ssize_t shm_read(struct ipc_handle *h, void *buf, size_t len, off_t offset,
+			 struct ipc_progress *progress)
+{
+	ssize_t n = pread(h->fd, buf, len, offset);
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t shm_write(struct ipc_handle *h, const void *buf, size_t len, off_t offset,
+			 struct ipc_progress *progress)
+{
+	struct stat st;
+	if (h->append) {
+		if (fstat(h->fd, &st) < 0)
+			return -errno;
+		offset = st.st_size;
+	}
+	ssize_t n = pwrite(h->fd, buf, len, offset);
+	return n < 0 ? -errno : n;
+}
+
+static int shm_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
+{
+	struct stat st;
+	if (fstat(h->fd, &st) < 0)
+		return -errno;
+	attr_from_stat(&st, attr);
+	return 0;
+}
+
+static int shm_backing_fd(struct ipc_handle *h)
+{
+	return h->fd;
+}
+
+static void shm_close_handle(struct ipc_handle *h)
+{
+	close(h->fd);
+	g_free(h);
+}
+
+const struct ipc_kind ipc_kind_shm = {
+	.dir = "shm",
+	.description = "POSIX shared memory objects",
+	.setup = shm_setup,
+	.teardown = shm_teardown,
+	.list = shm_list,
+	.stat = shm_stat,
+	.handle_stat = shm_handle_stat,
+	.create = shm_create,
+	.unlink = shm_remove,
+	.chmod = shm_chmod,
+	.chown = shm_chown,
+	.truncate = shm_truncate,
+	.set_times = shm_set_times,
+	.open = shm_open_handle,
+	.read = shm_read,
+	.write = shm_write,
+	.close = shm_close_handle,
+	.backing_fd = shm_backing_fd,
+};
