@@ -39,6 +39,7 @@ struct sem_object {
 	GCond taken;
 	int held;    /* tokens the thread took, not yet handed to a waiter */
 	int pending; /* requests told to wait and not yet done or given up */
+	int broken;  /* the error the semaphore gave the thread, or 0 */
 	GThread *thread;
 	bool thread_running, stopping;
 };
@@ -238,13 +239,32 @@ static int sem_do(sem_t *sem, enum sem_op op, int *value)
 	return r;
 }
 
+/* Keeps the eventfd readable exactly while the thread holds tokens, so
+ * the main loop is woken for a token and never spins without one. */
+static void set_held(struct sem_object *o, int held)
+{
+	eventfd_t drained;
+	if (held > 0 && o->held == 0)
+		eventfd_write(o->notify_fd, 1);
+	else if (held == 0 && o->held > 0)
+		eventfd_read(o->notify_fd, &drained);
+	o->held = held;
+}
+
+/* One waiter fewer; with none left the thread may give back and stop. */
+static void waiter_gone(struct sem_object *o)
+{
+	if (--o->pending == 0)
+		g_cond_signal(&o->taken);
+}
+
 /* The token thread: while requests wait, take one token at a time and
  * leave it for the main loop to hand to the oldest waiter. */
 static gpointer take_tokens(gpointer data)
 {
 	struct sem_object *o = data;
 	g_mutex_lock(&o->lock);
-	while (!o->stopping && o->pending > 0) {
+	while (!o->stopping && o->pending > 0 && !o->broken) {
 		if (o->held > 0) {
 			g_cond_wait(&o->taken, &o->lock);
 			continue;
@@ -253,15 +273,14 @@ static gpointer take_tokens(gpointer data)
 		int r = sem_do(o->sem, OP_TIMEDWAIT, NULL);
 		g_mutex_lock(&o->lock);
 		if (r == 0) {
-			o->held++;
-			eventfd_write(o->notify_fd, 1);
+			set_held(o, o->held + 1);
 		} else if (r != -ETIMEDOUT && r != -EINTR) {
-			/* A broken semaphore: let the waiters find out. */
+			/* A broken semaphore: the waiters find out from the loop. */
+			o->broken = r;
 			eventfd_write(o->notify_fd, 1);
-			g_cond_wait(&o->taken, &o->lock);
 		}
 	}
-	for (; o->held > 0; o->held--)
+	for (; o->held > 0; set_held(o, o->held - 1))
 		sem_do(o->sem, OP_POST, NULL);
 	o->thread_running = false;
 	g_mutex_unlock(&o->lock);
@@ -283,10 +302,7 @@ static bool take_held(struct sem_object *o)
 {
 	if (o->held == 0)
 		return false;
-	if (--o->held == 0) {
-		eventfd_t drained;
-		eventfd_read(o->notify_fd, &drained);
-	}
+	set_held(o, o->held - 1);
 	g_cond_signal(&o->taken);
 	return true;
 }
@@ -422,7 +438,9 @@ static ssize_t take_tokens_for(struct sem_object *o, long count, struct ipc_prog
 {
 	g_mutex_lock(&o->lock);
 	bool may_take = progress->waiting || o->pending == 0;
-	int r = 0;
+	int r = o->broken;
+	if (r < 0)
+		may_take = false;
 	while (may_take && progress->done < count) {
 		if (take_held(o)) {
 			progress->done++;
@@ -435,7 +453,7 @@ static ssize_t take_tokens_for(struct sem_object *o, long count, struct ipc_prog
 	}
 	if (progress->done == count) {
 		if (progress->waiting)
-			o->pending--;
+			waiter_gone(o);
 		progress->waiting = false;
 		r = 1;
 	} else if (r == 0 || r == -EAGAIN) {
@@ -468,7 +486,7 @@ static void sem_abandon(struct ipc_handle *h, const void *buf, size_t len,
 	for (; progress->done > 0; progress->done--)
 		sem_do(o->sem, OP_POST, NULL);
 	if (progress->waiting)
-		o->pending--;
+		waiter_gone(o);
 	progress->waiting = false;
 	g_mutex_unlock(&o->lock);
 }
