@@ -110,6 +110,24 @@ void ipc_kinds_teardown(void);
 int ipc_kinds_set_option(const char *name, const char *value);
 void ipc_kinds_print_options(FILE *out);
 
+/* ipc/dirfiles.c: kinds whose objects are the files of one directory. */
+struct stat;
+struct ipc_dir {
+	int fd;                     /* the directory */
+	const char *prefix;         /* file name = prefix + object name */
+	const char *foreign_prefix; /* files of another kind, or NULL */
+	size_t name_max;
+};
+void ipc_attr_from_stat(const struct stat *st, struct ipc_attr *attr);
+char *ipc_dir_file(const struct ipc_dir *d, const char *name);
+int ipc_dir_check_name(const struct ipc_dir *d, const char *name);
+int ipc_dir_stat(const struct ipc_dir *d, const char *name, struct stat *st); /* regular files only */
+int ipc_dir_list(const struct ipc_dir *d, GPtrArray *names);
+int ipc_dir_attr(const struct ipc_dir *d, const char *name, struct ipc_attr *attr);
+int ipc_dir_chmod(const struct ipc_dir *d, const char *name, mode_t mode);
+int ipc_dir_chown(const struct ipc_dir *d, const char *name, uid_t uid, gid_t gid);
+int ipc_dir_set_times(const struct ipc_dir *d, const char *name, const struct timespec times[2]);
+
 /* ipc/guard.c: calls fn(arg); -EUCLEAN if it touched a mapping whose
  * file was cut short (SIGBUS) instead of crashing. */
 void ipc_guard_setup(void);

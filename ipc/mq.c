@@ -44,7 +44,7 @@ struct create_sizes {
 };
 
 static long option_maxmsg, option_msgsize;
-static int queue_dir = -1;
+static struct ipc_dir queues = { .fd = -1, .prefix = "", .name_max = NAME_MAX };
 static GHashTable *send_priority; /* queue name -> priority + 1 */
 static GHashTable *caller_sizes;  /* uid -> struct create_sizes */
 
@@ -102,14 +102,14 @@ static void raise_queue_limit(void)
 
 static int mq_setup(void)
 {
-	queue_dir = open_private_view();
-	if (queue_dir < 0) {
-		int err = queue_dir;
-		queue_dir = open_dev_mqueue();
-		if (queue_dir < 0) {
+	queues.fd = open_private_view();
+	if (queues.fd < 0) {
+		int err = queues.fd;
+		queues.fd = open_dev_mqueue();
+		if (queues.fd < 0) {
 			g_warning("no view of the message queues: fsmount: %s; /dev/mqueue: %s",
-				  g_strerror(-err), g_strerror(-queue_dir));
-			return queue_dir;
+				  g_strerror(-err), g_strerror(-queues.fd));
+			return queues.fd;
 		}
 		g_info("listing queues through /dev/mqueue (fsmount: %s)", g_strerror(-err));
 	}
@@ -121,16 +121,16 @@ static int mq_setup(void)
 
 static void mq_teardown(void)
 {
-	if (queue_dir >= 0)
-		close(queue_dir);
-	queue_dir = -1;
+	if (queues.fd >= 0)
+		close(queues.fd);
+	queues.fd = -1;
 	g_clear_pointer(&send_priority, g_hash_table_destroy);
 	g_clear_pointer(&caller_sizes, g_hash_table_destroy);
 }
 
 static int check_queue_name(const char *name)
 {
-	return ipc_check_name(name, NAME_MAX);
+	return ipc_dir_check_name(&queues, name);
 }
 
 /* mq_open wants the name with one leading slash. */
@@ -141,48 +141,15 @@ static char *queue_path(const char *name)
 
 static int mq_list(GPtrArray *names)
 {
-	int fd = openat(queue_dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	DIR *dir = fdopendir(fd);
-	if (!dir) {
-		int err = errno;
-		close(fd);
-		return -err;
-	}
-	struct dirent *entry;
-	while ((entry = readdir(dir)) != NULL) {
-		if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
-			g_ptr_array_add(names, g_strdup(entry->d_name));
-	}
-	closedir(dir);
-	return 0;
+	return ipc_dir_list(&queues, names);
 }
 
-static void attr_from_stat(const struct stat *st, struct ipc_attr *attr)
-{
-	*attr = (struct ipc_attr){
-		.uid = st->st_uid,
-		.gid = st->st_gid,
-		.mode = st->st_mode & 07777,
-		.size = 0,
-		.atime = st->st_atim,
-		.mtime = st->st_mtim,
-		.ctime = st->st_ctim,
-		.id = st->st_ino,
-	};
-}
-
+/* The size of a queue's file in the mqueue file system is a constant. */
 static int mq_stat(const char *name, struct ipc_attr *attr)
 {
-	int r = check_queue_name(name);
-	if (r < 0)
-		return r;
-	struct stat st;
-	if (fstatat(queue_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	attr_from_stat(&st, attr);
-	return 0;
+	int r = ipc_dir_attr(&queues, name, attr);
+	attr->size = 0;
+	return r;
 }
 
 static long read_proc_long(const char *path, long fallback)
@@ -249,18 +216,12 @@ static int mq_remove(const char *name)
 
 static int mq_chmod(const char *name, mode_t mode)
 {
-	int r = check_queue_name(name);
-	if (r < 0)
-		return r;
-	return fchmodat(queue_dir, name, mode & 07777, 0) < 0 ? -errno : 0;
+	return ipc_dir_chmod(&queues, name, mode);
 }
 
 static int mq_chown(const char *name, uid_t uid, gid_t gid)
 {
-	int r = check_queue_name(name);
-	if (r < 0)
-		return r;
-	return fchownat(queue_dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	return ipc_dir_chown(&queues, name, uid, gid);
 }
 
 /* A shell's ">" truncates: accepted, and a queue has nothing to cut. */
@@ -271,10 +232,7 @@ static int mq_truncate(const char *name, off_t size)
 
 static int mq_set_times(const char *name, const struct timespec times[2])
 {
-	int r = check_queue_name(name);
-	if (r < 0)
-		return r;
-	return utimensat(queue_dir, name, times, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	return ipc_dir_set_times(&queues, name, times);
 }
 
 static int mq_open_handle(const char *name, int flags, struct ipc_handle **out)
@@ -363,7 +321,8 @@ static int mq_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
 	struct stat st;
 	if (fstat(h->mqd, &st) < 0)
 		return -errno;
-	attr_from_stat(&st, attr);
+	ipc_attr_from_stat(&st, attr);
+	attr->size = 0;
 	return 0;
 }
 
@@ -410,8 +369,9 @@ static int mq_getxattr(const char *name, const char *attr, GString *value)
 		return r;
 	if (strcmp(attr, XATTR_PRIORITY) == 0) {
 		struct stat st;
-		if (fstatat(queue_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
+		r = ipc_dir_stat(&queues, name, &st);
+		if (r < 0)
+			return r;
 		g_string_printf(value, "%u", priority_of(name));
 		return 0;
 	}
@@ -439,8 +399,9 @@ static int mq_setxattr(const char *name, const char *attr, const char *value,
 	if (ipc_parse_long(value, 0, sysconf(_SC_MQ_PRIO_MAX) - 1, &prio) < 0)
 		return -EINVAL;
 	struct stat st;
-	if (fstatat(queue_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	r = ipc_dir_stat(&queues, name, &st);
+	if (r < 0)
+		return r;
 	g_hash_table_insert(send_priority, g_strdup(name), GUINT_TO_POINTER(prio + 1));
 	return 0;
 }

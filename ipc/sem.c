@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <dirent.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,13 +49,17 @@ struct ipc_handle {
 	size_t text_len;
 };
 
-static int shm_dir = -1;
+static struct ipc_dir semaphores = {
+	.fd = -1,
+	.prefix = SEM_PREFIX,
+	.name_max = NAME_MAX - (sizeof(SEM_PREFIX) - 1),
+};
 static GHashTable *objects; /* ino -> struct sem_object */
 
 static int sem_setup(void)
 {
-	shm_dir = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (shm_dir < 0)
+	semaphores.fd = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (semaphores.fd < 0)
 		return -errno;
 	objects = g_hash_table_new(g_int64_hash, g_int64_equal);
 	ipc_guard_setup();
@@ -65,74 +68,27 @@ static int sem_setup(void)
 
 static void sem_teardown(void)
 {
-	if (shm_dir >= 0)
-		close(shm_dir);
-	shm_dir = -1;
+	if (semaphores.fd >= 0)
+		close(semaphores.fd);
+	semaphores.fd = -1;
 	g_clear_pointer(&objects, g_hash_table_destroy);
 }
 
 static int check_sem_name(const char *name)
 {
-	return ipc_check_name(name, NAME_MAX - strlen(SEM_PREFIX));
-}
-
-static char *file_name(const char *name)
-{
-	return g_strconcat(SEM_PREFIX, name, NULL);
-}
-
-static int stat_sem_file(const char *name, struct stat *st)
-{
-	int r = check_sem_name(name);
-	if (r < 0)
-		return r;
-	g_autofree char *file = file_name(name);
-	if (fstatat(shm_dir, file, st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	return S_ISREG(st->st_mode) ? 0 : -ENOENT;
-}
-
-static void attr_from_stat(const struct stat *st, struct ipc_attr *attr)
-{
-	*attr = (struct ipc_attr){
-		.uid = st->st_uid,
-		.gid = st->st_gid,
-		.mode = st->st_mode & 07777,
-		.atime = st->st_atim,
-		.mtime = st->st_mtim,
-		.ctime = st->st_ctim,
-		.id = st->st_ino,
-	};
+	return ipc_dir_check_name(&semaphores, name);
 }
 
 static int sem_list(GPtrArray *names)
 {
-	int fd = openat(shm_dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	DIR *dir = fdopendir(fd);
-	if (!dir) {
-		int err = errno;
-		close(fd);
-		return -err;
-	}
-	struct dirent *e;
-	struct stat st;
-	while ((e = readdir(dir)) != NULL) {
-		const char *name = e->d_name + strlen(SEM_PREFIX);
-		if (g_str_has_prefix(e->d_name, SEM_PREFIX) && stat_sem_file(name, &st) == 0)
-			g_ptr_array_add(names, g_strdup(name));
-	}
-	closedir(dir);
-	return 0;
+	return ipc_dir_list(&semaphores, names);
 }
 
+/* A semaphore's size says nothing useful: 0. */
 static int sem_stat(const char *name, struct ipc_attr *attr)
 {
-	struct stat st;
-	int r = stat_sem_file(name, &st);
-	if (r == 0)
-		attr_from_stat(&st, attr);
+	int r = ipc_dir_attr(&semaphores, name, attr);
+	attr->size = 0;
 	return r;
 }
 
@@ -146,8 +102,8 @@ static int sem_create(const char *name, mode_t mode, const struct ipc_caller *wh
 	if (sem == SEM_FAILED)
 		return -errno;
 	sem_close(sem);
-	g_autofree char *file = file_name(name);
-	if (fchownat(shm_dir, file, who->uid, who->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+	g_autofree char *file = ipc_dir_file(&semaphores, name);
+	if (fchownat(semaphores.fd, file, who->uid, who->gid, AT_SYMLINK_NOFOLLOW) < 0) {
 		r = -errno;
 		sem_unlink(path);
 	}
@@ -165,32 +121,17 @@ static int sem_remove(const char *name)
 
 static int sem_chmod(const char *name, mode_t mode)
 {
-	struct stat st;
-	g_autofree char *file = file_name(name);
-	int r = stat_sem_file(name, &st);
-	if (r == 0 && fchmodat(shm_dir, file, mode & 07777, 0) < 0)
-		r = -errno;
-	return r;
+	return ipc_dir_chmod(&semaphores, name, mode);
 }
 
 static int sem_chown(const char *name, uid_t uid, gid_t gid)
 {
-	struct stat st;
-	g_autofree char *file = file_name(name);
-	int r = stat_sem_file(name, &st);
-	if (r == 0 && fchownat(shm_dir, file, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-		r = -errno;
-	return r;
+	return ipc_dir_chown(&semaphores, name, uid, gid);
 }
 
 static int sem_set_times(const char *name, const struct timespec times[2])
 {
-	struct stat st;
-	g_autofree char *file = file_name(name);
-	int r = stat_sem_file(name, &st);
-	if (r == 0 && utimensat(shm_dir, file, times, AT_SYMLINK_NOFOLLOW) < 0)
-		r = -errno;
-	return r;
+	return ipc_dir_set_times(&semaphores, name, times);
 }
 
 /* A shell's ">" truncates: accepted, and a semaphore has nothing to cut. */
@@ -309,8 +250,8 @@ static bool take_held(struct sem_object *o)
 
 static int map_sem_file(const char *name, struct sem_object **out)
 {
-	g_autofree char *file = file_name(name);
-	int fd = openat(shm_dir, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	g_autofree char *file = ipc_dir_file(&semaphores, name);
+	int fd = openat(semaphores.fd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	struct stat st;

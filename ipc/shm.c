@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <dirent.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -25,12 +24,17 @@ struct ipc_handle {
 	bool append;
 };
 
-static int shm_dir = -1;
+static struct ipc_dir segments = {
+	.fd = -1,
+	.prefix = "",
+	.foreign_prefix = SEM_PREFIX, /* semaphores: sem/ shows them */
+	.name_max = NAME_MAX,
+};
 
 static int shm_setup(void)
 {
-	shm_dir = open(SHM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (shm_dir < 0) {
+	segments.fd = open(SHM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (segments.fd < 0) {
 		int err = errno;
 		g_warning("%s: %s", SHM_DIR, g_strerror(err));
 		return -err;
@@ -40,22 +44,9 @@ static int shm_setup(void)
 
 static void shm_teardown(void)
 {
-	if (shm_dir >= 0)
-		close(shm_dir);
-	shm_dir = -1;
-}
-
-static bool is_semaphore_file(const char *name)
-{
-	return g_str_has_prefix(name, SEM_PREFIX);
-}
-
-static int check_segment_name(const char *name)
-{
-	int r = ipc_check_name(name, NAME_MAX);
-	if (r == 0 && is_semaphore_file(name))
-		r = -EINVAL; /* that name is a semaphore's, under sem/ */
-	return r;
+	if (segments.fd >= 0)
+		close(segments.fd);
+	segments.fd = -1;
 }
 
 static char *segment_path(const char *name)
@@ -63,60 +54,19 @@ static char *segment_path(const char *name)
 	return g_strconcat("/", name, NULL);
 }
 
-static void attr_from_stat(const struct stat *st, struct ipc_attr *attr)
+static int check_segment_name(const char *name)
 {
-	*attr = (struct ipc_attr){
-		.uid = st->st_uid,
-		.gid = st->st_gid,
-		.mode = st->st_mode & 07777,
-		.size = st->st_size,
-		.atime = st->st_atim,
-		.mtime = st->st_mtim,
-		.ctime = st->st_ctim,
-		.id = st->st_ino,
-	};
-}
-
-static int stat_segment(const char *name, struct stat *st)
-{
-	int r = check_segment_name(name);
-	if (r < 0)
-		return r == -EINVAL ? -ENOENT : r;
-	if (fstatat(shm_dir, name, st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	return S_ISREG(st->st_mode) ? 0 : -ENOENT;
+	return ipc_dir_check_name(&segments, name);
 }
 
 static int shm_list(GPtrArray *names)
 {
-	int fd = openat(shm_dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	DIR *dir = fdopendir(fd);
-	if (!dir) {
-		int err = errno;
-		close(fd);
-		return -err;
-	}
-	struct dirent *e;
-	struct stat st;
-	while ((e = readdir(dir)) != NULL) {
-		if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN)
-			continue;
-		if (stat_segment(e->d_name, &st) == 0)
-			g_ptr_array_add(names, g_strdup(e->d_name));
-	}
-	closedir(dir);
-	return 0;
+	return ipc_dir_list(&segments, names);
 }
 
 static int shm_stat(const char *name, struct ipc_attr *attr)
 {
-	struct stat st;
-	int r = stat_segment(name, &st);
-	if (r == 0)
-		attr_from_stat(&st, attr);
-	return r;
+	return ipc_dir_attr(&segments, name, attr);
 }
 
 static int shm_create(const char *name, mode_t mode, const struct ipc_caller *who)
@@ -145,46 +95,19 @@ static int shm_remove(const char *name)
 	return shm_unlink(path) < 0 ? -errno : 0;
 }
 
-static int shm_chmod(const char *name, mode_t mode)
-{
-	struct stat st;
-	int r = stat_segment(name, &st);
-	if (r == 0 && fchmodat(shm_dir, name, mode & 07777, 0) < 0)
-		r = -errno;
-	return r;
-}
-
-static int shm_chown(const char *name, uid_t uid, gid_t gid)
-{
-	struct stat st;
-	int r = stat_segment(name, &st);
-	if (r == 0 && fchownat(shm_dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-		r = -errno;
-	return r;
-}
-
-static int shm_set_times(const char *name, const struct timespec times[2])
-{
-	struct stat st;
-	int r = stat_segment(name, &st);
-	if (r == 0 && utimensat(shm_dir, name, times, AT_SYMLINK_NOFOLLOW) < 0)
-		r = -errno;
-	return r;
-}
-
 /* The segment's file, read-write where the daemon may, so that one backing
  * file can serve every later open; each caller's own access mode is the
  * kernel's to enforce on the file it opened through the mount. */
 static int open_segment_file(const char *name, int flags)
 {
 	struct stat st;
-	int r = stat_segment(name, &st);
+	int r = ipc_dir_stat(&segments, name, &st);
 	if (r < 0)
 		return r;
 	int extra = O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
-	int fd = openat(shm_dir, name, O_RDWR | extra);
+	int fd = openat(segments.fd, name, O_RDWR | extra);
 	if (fd < 0 && errno == EACCES)
-		fd = openat(shm_dir, name, (flags & O_ACCMODE) | extra);
+		fd = openat(segments.fd, name, (flags & O_ACCMODE) | extra);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -246,8 +169,23 @@ static int shm_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
 	struct stat st;
 	if (fstat(h->fd, &st) < 0)
 		return -errno;
-	attr_from_stat(&st, attr);
+	ipc_attr_from_stat(&st, attr);
 	return 0;
+}
+
+static int shm_chmod(const char *name, mode_t mode)
+{
+	return ipc_dir_chmod(&segments, name, mode);
+}
+
+static int shm_chown(const char *name, uid_t uid, gid_t gid)
+{
+	return ipc_dir_chown(&segments, name, uid, gid);
+}
+
+static int shm_set_times(const char *name, const struct timespec times[2])
+{
+	return ipc_dir_set_times(&segments, name, times);
 }
 
 static int shm_backing_fd(struct ipc_handle *h)
