@@ -13,6 +13,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -98,6 +99,22 @@ static void block_stop_signals(int how)
 	sigprocmask(how, &set, NULL);
 }
 
+/* Once daemonized, stderr is gone: what the daemon says goes to syslog. */
+static GLogWriterOutput write_to_syslog(GLogLevelFlags level, const GLogField *fields,
+					 gsize n_fields, gpointer data)
+{
+	if (!g_log_writer_default_would_drop(level, G_LOG_DOMAIN)) {
+		int priority = level & G_LOG_LEVEL_ERROR ? LOG_ERR :
+			       level & G_LOG_LEVEL_CRITICAL ? LOG_CRIT :
+			       level & G_LOG_LEVEL_WARNING ? LOG_WARNING :
+			       level & G_LOG_LEVEL_DEBUG ? LOG_DEBUG : LOG_NOTICE;
+		for (gsize i = 0; i < n_fields; i++)
+			if (strcmp(fields[i].key, "MESSAGE") == 0)
+				syslog(priority, "%s", (const char *)fields[i].value);
+	}
+	return G_LOG_WRITER_HANDLED;
+}
+
 static gboolean on_fuse_request(gint fd, GIOCondition condition, gpointer data)
 {
 	struct loop *l = data;
@@ -171,6 +188,10 @@ static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opt
 	int status = 1;
 	if (fuse_session_mount(se, opts->mountpoint) == 0) {
 		config->fuse_fd = fuse_session_fd(se);
+		if (!opts->foreground) {
+			openlog("ipcfs", LOG_PID, LOG_DAEMON);
+			g_log_set_writer_func(write_to_syslog, NULL, NULL);
+		}
 		if (fuse_daemonize(opts->foreground) == 0)
 			status = serve(se);
 		fuse_session_unmount(se);
