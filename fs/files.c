@@ -24,6 +24,7 @@ struct open_file {
 	int wait_fd;       /* <0: the kind has nothing to wait on */
 	char *wait_key;    /* the object, for arrival order among its waiters */
 	short read_events, write_events; /* what a waiting read or write waits for */
+	bool counted_writer; /* in node->open_writers */
 	short poll_parked; /* events a poll notification waits for */
 	bool passthrough;
 };
@@ -37,7 +38,6 @@ struct io {
 	off_t offset;
 	char *buf;
 	struct ipc_progress progress;
-	bool parked;
 };
 
 struct poll_wait {
@@ -74,6 +74,8 @@ static void file_close(struct open_file *f, fuse_req_t req)
 		park_drop(f->wait_fd, f, EBADF);
 	if (f->passthrough)
 		backing_put(req, f->node);
+	if (f->counted_writer)
+		f->node->open_writers--;
 	node_file_closed(f->node, f->handle);
 	f->node->kind->close(f->handle);
 	g_free(f->wait_key);
@@ -109,14 +111,22 @@ int file_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 		n->kind->wait_fd(h, true, &f->write_events);
 	}
 	node_file_opened(n, h);
+	if (f->wait_fd >= 0 && (fi->flags & O_ACCMODE) != O_RDONLY) {
+		f->counted_writer = true;
+		n->open_writers++;
+	}
 	fi->fh = (uintptr_t)f;
 	fi->noflush = 1;
 	if (n->kind->messages) {
 		fi->direct_io = 1;
 		fi->nonseekable = 1;
-	} else {
+	} else if (f->wait_fd < 0) {
 		open_passthrough(req, f, fi);
+	} else {
+		fi->direct_io = 1;
 	}
+	/* Writes that wait must not hold up each other: see size_to_show. */
+	fi->parallel_direct_writes = f->wait_fd >= 0;
 	return 0;
 }
 
@@ -155,8 +165,6 @@ static void io_finish(struct io *io, ssize_t r)
 		fuse_reply_write(io->req, r);
 	else
 		fuse_reply_buf(io->req, io->buf, r);
-	if (io->parked && io->is_write)
-		io->file->node->parked_writes--;
 	g_free(io->buf);
 	g_free(io);
 }
@@ -194,11 +202,8 @@ static void io_start(struct io *io, int flags)
 		short events = io->is_write ? io->file->write_events : io->file->read_events;
 		int pr = park_request(io->req, io->file, io->file->wait_key, io->file->wait_fd, events,
 				      io_retry, io_cancel, io);
-		if (pr == 0) {
-			io->parked = true;
-			io->file->node->parked_writes += io->is_write;
+		if (pr == 0)
 			return;
-		}
 		g_warning("%s: cannot wait: %s", io->file->node->kind->dir, g_strerror(-pr));
 	}
 	io_finish(io, r);

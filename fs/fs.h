@@ -21,7 +21,7 @@ struct node {
 	uint64_t nlookup;
 	uint64_t object_id;   /* the object the name held when looked up */
 	GPtrArray *open_handles; /* struct ipc_handle of the opens of this node */
-	unsigned parked_writes; /* writes waiting on this inode */
+	unsigned open_writers; /* opens for writing, of a kind whose writes wait */
 	int backing_id;       /* passthrough backing file, 0: none */
 	unsigned backing_refs;
 };
@@ -32,8 +32,8 @@ struct node *node_get(fuse_ino_t ino);
 struct node *node_subdir(struct node *dir, const char *name);
 bool node_is_kind_dir(const struct node *n);
 /* The object node for name below dir, made if new, if the name now holds
- * another object than its node knew, or if a write waits on the node's
- * inode; one more lookup counted. */
+ * another object than its node knew, or if the node is open for a write
+ * that may wait; one more lookup counted. */
 struct node *node_lookup_object(struct node *dir, const char *name, uint64_t object_id);
 void node_file_opened(struct node *n, struct ipc_handle *h);
 void node_file_closed(struct node *n, struct ipc_handle *h);

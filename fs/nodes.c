@@ -82,13 +82,13 @@ bool node_is_kind_dir(const struct node *n)
 struct node *node_lookup_object(struct node *dir, const char *name, uint64_t object_id)
 {
 	struct node *n = g_hash_table_lookup(dir->objects, name);
-	if (n && (n->object_id != object_id || n->parked_writes > 0)) {
-		/* The name was removed and made again, or a write waits on the
-		 * node: the kernel holds an inode's lock for as long as a write
-		 * to it is unanswered, so a new opener gets a new inode rather
-		 * than stand in line behind the lock where it could not even be
-		 * killed. The old node lives on, nameless, while the kernel holds
-		 * it. */
+	if (n && (n->object_id != object_id || n->open_writers > 0)) {
+		/* The name was removed and made again, or the node is open for
+		 * a write that may wait: the kernel holds an inode's lock for as
+		 * long as a write to it is unanswered, so a new opener gets a new
+		 * inode rather than stand in line behind that lock, where it
+		 * could not even be killed. The old node lives on, nameless,
+		 * while the kernel holds it. */
 		g_hash_table_steal(dir->objects, name);
 		n = NULL;
 	}

@@ -42,6 +42,19 @@ static void dir_attr(const struct node *n, struct stat *st)
 	st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec = mount_time;
 }
 
+/* The kernel lets writes to one inode run side by side only where they
+ * stay inside its size; otherwise each holds the inode's lock for as long
+ * as it is unanswered, and a write that waits (for room in a queue, for a
+ * semaphore's token) would hold up every other write to that inode, even
+ * the post it waits for. Files whose writes may wait report at least this
+ * size, which is more than one write can carry. */
+#define WAITING_WRITE_ROOM (1 << 20)
+
+static off_t size_to_show(const struct node *n, const struct ipc_attr *a)
+{
+	return n->kind->wait_fd ? MAX(a->size, WAITING_WRITE_ROOM) : a->size;
+}
+
 static void attr_to_stat(const struct node *n, const struct ipc_attr *a, struct stat *st)
 {
 	*st = (struct stat){
@@ -50,7 +63,7 @@ static void attr_to_stat(const struct node *n, const struct ipc_attr *a, struct 
 		.st_nlink = 1,
 		.st_uid = a->uid,
 		.st_gid = a->gid,
-		.st_size = a->size,
+		.st_size = size_to_show(n, a),
 		.st_blksize = 4096,
 		.st_blocks = (a->size + 511) / 512,
 		.st_atim = a->atime,

@@ -5,7 +5,7 @@
  *
  * Reading shows the value. A write posts or waits. A wait that can't be
  * done at once is parked by fs/ like a blocked queue read: for each
- * semaphore with waiters one thread takes tokens with sem_timedwait, one
+ * semaphore with waiters one thread takes tokens with sem_trywait, one
  * at a time, and hands each to the oldest waiter through an eventfd that
  * the main loop watches. A waiter that is given up gives back what it took. */
 #include <errno.h>
@@ -24,9 +24,12 @@
 
 #define SEM_PREFIX "sem."
 #define XATTR_VALUE "user.sem.value"
-/* How long the token thread sleeps in sem_timedwait before it looks
- * whether anyone still waits. */
-#define TAKE_SLICE_NS (100 * 1000 * 1000)
+/* The token thread tries for a token, and between tries sleeps from 1 ms
+ * doubling to 16 ms. It does not sleep in sem_timedwait: a SIGBUS there
+ * (the file cut short under it) could only be escaped by a longjmp out of
+ * glibc's cancellation handlers, which leaves the thread corrupt. */
+#define TAKE_PAUSE_MIN_US 1000
+#define TAKE_PAUSE_MAX_US 16000
 
 /* One semaphore file, shared by every open of it. */
 struct sem_object {
@@ -141,7 +144,7 @@ static int sem_truncate(const char *name, off_t size)
 }
 
 /* The semaphore calls, each run under the SIGBUS guard. */
-enum sem_op { OP_VALUE, OP_POST, OP_TRYWAIT, OP_TIMEDWAIT };
+enum sem_op { OP_VALUE, OP_POST, OP_TRYWAIT };
 struct sem_call {
 	sem_t *sem;
 	enum sem_op op;
@@ -151,7 +154,6 @@ struct sem_call {
 static int sem_call_unguarded(void *data)
 {
 	struct sem_call *c = data;
-	struct timespec deadline;
 	switch (c->op) {
 	case OP_VALUE:
 		return sem_getvalue(c->sem, &c->value) < 0 ? -errno : 0;
@@ -159,14 +161,6 @@ static int sem_call_unguarded(void *data)
 		return sem_post(c->sem) < 0 ? -errno : 0;
 	case OP_TRYWAIT:
 		return sem_trywait(c->sem) < 0 ? -errno : 0;
-	case OP_TIMEDWAIT:
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_nsec += TAKE_SLICE_NS;
-		if (deadline.tv_nsec >= 1000000000) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000;
-		}
-		return sem_timedwait(c->sem, &deadline) < 0 ? -errno : 0;
 	}
 	return -EINVAL;
 }
@@ -204,18 +198,21 @@ static void waiter_gone(struct sem_object *o)
 static gpointer take_tokens(gpointer data)
 {
 	struct sem_object *o = data;
+	gint64 pause = TAKE_PAUSE_MIN_US;
 	g_mutex_lock(&o->lock);
 	while (!o->stopping && o->pending > 0 && !o->broken) {
 		if (o->held > 0) {
 			g_cond_wait(&o->taken, &o->lock);
 			continue;
 		}
-		g_mutex_unlock(&o->lock);
-		int r = sem_do(o->sem, OP_TIMEDWAIT, NULL);
-		g_mutex_lock(&o->lock);
+		int r = sem_do(o->sem, OP_TRYWAIT, NULL);
 		if (r == 0) {
 			set_held(o, o->held + 1);
-		} else if (r != -ETIMEDOUT && r != -EINTR) {
+			pause = TAKE_PAUSE_MIN_US;
+		} else if (r == -EAGAIN || r == -EINTR) {
+			g_cond_wait_until(&o->taken, &o->lock, g_get_monotonic_time() + pause);
+			pause = MIN(pause * 2, TAKE_PAUSE_MAX_US);
+		} else {
 			/* A broken semaphore: the waiters find out from the loop. */
 			o->broken = r;
 			eventfd_write(o->notify_fd, 1);
@@ -370,6 +367,10 @@ static ssize_t post_tokens(struct sem_object *o, long count)
 		r = -EOVERFLOW;
 	for (long i = 0; r == 0 && i < count; i++)
 		r = sem_do(o->sem, OP_POST, NULL);
+	/* The token thread, if waiters have one, need not wait out its pause. */
+	g_mutex_lock(&o->lock);
+	g_cond_signal(&o->taken);
+	g_mutex_unlock(&o->lock);
 	return r;
 }
 
