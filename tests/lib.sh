@@ -2,8 +2,8 @@
 #
 # Sourcing it mounts a fresh ipcfs (unless T_NO_MOUNT is set) (options from IPCFS_TEST_OPTS) at $MNT,
 # run in the foreground as $IPCFS_PID, and arranges that on exit, passed or
-# failed, the queues and shared memory objects named $P* are removed and the
-# mount is taken down.
+# failed, the queues, shared memory objects and semaphores named $P* are
+# removed and the mount is taken down.
 # Every object a test makes is named "$P..." so cleanup finds it.
 # Needs: IPCFS (the daemon), MQTOOL (tests/mqtool), from meson.
 
@@ -24,7 +24,7 @@ P="t$$-"
 
 t_cleanup() {
 	"$MQTOOL" clean "$P" 2>/dev/null
-	rm -f /dev/shm/"$P"*
+	rm -f /dev/shm/"$P"* /dev/shm/sem."$P"*
 	if grep -q " $MNT " /proc/mounts; then
 		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
 	fi
