@@ -65,6 +65,17 @@ setfattr -x user.mq.msgsize "$Q"
 touch "$Q/${P}default"
 t_eq "after setfattr -x, creates get the system's default sizes" "10 8192 0" "$("$MQTOOL" attr "${P}default")"
 
+# Another user picks sizes too, for their own creates only, and can't
+# remove someone else's queue (the sticky rule, kept by the daemon).
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+as_nobody setfattr -n user.mq.maxmsg -v 2 "$Q"
+as_nobody touch "$Q/${P}nobodys"
+t_eq "a non-root user's sizes apply to its creates" "2 8192 0 65534" \
+	"$("$MQTOOL" attr "${P}nobodys" | tr '\n' ' ')$(stat -c %u "$Q/${P}nobodys")"
+t_eq "and not to root's" "10" "$(getfattr --only-values -n user.mq.maxmsg "$Q")"
+t_fails "a non-root user can't remove root's queue: EPERM" "Operation not permitted" \
+	as_nobody rm "$Q/${P}small"
+
 # A full queue: a non-blocking write says EAGAIN, a blocking one waits.
 for i in 1 2 3; do echo "m$i" > "$Q/${P}small"; done
 t_fails "a non-blocking write to a full queue: EAGAIN" "Resource temporarily unavailable" \
