@@ -95,12 +95,29 @@ static void open_passthrough(fuse_req_t req, struct open_file *f, struct fuse_fi
 	}
 }
 
+/* A node kept by an open file whose object was removed must not open a
+ * new object that took the name since: the kernel checked the old one's
+ * owner and mode. */
+static int check_opened_object(const struct node *n, struct ipc_handle *h)
+{
+	struct ipc_attr a;
+	if (!n->kind->handle_stat)
+		return 0;
+	int r = n->kind->handle_stat(h, &a);
+	return r < 0 ? r : a.id == n->object_id ? 0 : -ENOENT;
+}
+
 int file_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 {
 	struct ipc_handle *h = NULL;
 	int r = n->kind->open(n->name, fi->flags, &h);
 	if (r < 0)
 		return r;
+	r = check_opened_object(n, h);
+	if (r < 0) {
+		n->kind->close(h);
+		return r;
+	}
 	struct open_file *f = g_new0(struct open_file, 1);
 	f->node = n;
 	f->handle = h;

@@ -99,14 +99,14 @@ static int node_attr(const struct node *n, struct stat *st)
 }
 
 /* Nothing is cached: what other programs do shows at once. */
-static void reply_entry_for(fuse_req_t req, struct node *n, const struct stat *st)
+static int reply_entry_for(fuse_req_t req, struct node *n, const struct stat *st)
 {
 	struct fuse_entry_param e = {
 		.ino = n->ino,
 		.generation = 1,
 		.attr = *st,
 	};
-	fuse_reply_entry(req, &e);
+	return fuse_reply_entry(req, &e);
 }
 
 static gboolean probe_passthrough(gpointer data)
@@ -152,8 +152,8 @@ static void ipcfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
-	else
-		reply_entry_for(req, n, &st);
+	else if (reply_entry_for(req, n, &st) == -ENOENT)
+		node_forget(n, 1); /* the caller went away: the kernel holds nothing */
 }
 
 static void ipcfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -194,6 +194,16 @@ static struct timespec time_to_set(const struct timespec *given, int to_set, int
 	return (struct timespec){ .tv_nsec = UTIME_OMIT };
 }
 
+/* Whether the name still holds the object this node stands for: a file
+ * kept open after its object was removed must not reach a new object that
+ * took the name since. */
+static int check_same_object(const struct node *n)
+{
+	struct ipc_attr a;
+	int r = n->kind->stat(n->name, &a);
+	return r < 0 ? r : a.id == n->object_id ? 0 : -ENOENT;
+}
+
 static int apply_setattr(const struct node *n, const struct stat *attr, int to_set)
 {
 	const struct ipc_kind *k = n->kind;
@@ -201,6 +211,8 @@ static int apply_setattr(const struct node *n, const struct stat *attr, int to_s
 
 	if (n->is_dir)
 		return -EPERM;
+	if (check_same_object(n) < 0)
+		return -ENOENT;
 	if (to_set & FUSE_SET_ATTR_MODE)
 		r = k->chmod ? k->chmod(n->name, attr->st_mode) : -EPERM;
 	if (r == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
@@ -245,19 +257,50 @@ static void ipcfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		file_discard(req, fi);
 }
 
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	if (fuse_req_ctx(req)->gid == gid)
+		return true;
+	gid_t groups[256];
+	int n = fuse_req_getgroups(req, G_N_ELEMENTS(groups), groups);
+	for (int i = 0; i < MIN(n, (int)G_N_ELEMENTS(groups)); i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* The check the kernel makes on open, for an open it did not check: an
+ * O_CREAT that found the object made by someone else after its lookup. */
+static int may_open(fuse_req_t req, const struct ipc_attr *a, int flags)
+{
+	uid_t uid = fuse_req_ctx(req)->uid;
+	if (uid == 0)
+		return 0;
+	mode_t bits = uid == a->uid ? (a->mode >> 6) : caller_in_group(req, a->gid) ? (a->mode >> 3) : a->mode;
+	int acc = flags & O_ACCMODE;
+	bool wants_read = acc == O_RDONLY || acc == O_RDWR;
+	bool wants_write = acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC);
+	if ((wants_read && !(bits & 4)) || (wants_write && !(bits & 2)))
+		return -EACCES;
+	return 0;
+}
+
 static int create_object(fuse_req_t req, struct node *dir, const char *name, mode_t mode,
 			 struct fuse_file_info *fi, struct node **out, struct stat *st)
 {
 	if (!node_is_kind_dir(dir))
 		return -EPERM;
 	struct ipc_caller who = caller_of(req);
-	int r = dir->kind->create(name, mode, &who);
-	if (r == -EEXIST && fi && !(fi->flags & O_EXCL))
+	int r = dir->kind->create ? dir->kind->create(name, mode, &who) : -EPERM;
+	bool existed = r == -EEXIST && fi && !(fi->flags & O_EXCL);
+	if (existed)
 		r = 0; /* made by someone else since the lookup: open it */
 	if (r < 0)
 		return r;
 	struct ipc_attr a;
 	r = dir->kind->stat(name, &a);
+	if (r == 0 && existed)
+		r = may_open(req, &a, fi->flags); /* the kernel checked nothing */
 	if (r < 0)
 		return r;
 	struct node *n = node_lookup_object(dir, name, a.id);
@@ -284,8 +327,10 @@ static void ipcfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 		return;
 	}
 	struct fuse_entry_param e = { .ino = n->ino, .generation = 1, .attr = st };
-	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		file_discard(req, fi);
+		node_forget(n, 1);
+	}
 }
 
 static void ipcfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
@@ -384,6 +429,8 @@ static int get_xattr(fuse_req_t req, const struct node *n, const char *name, GSt
 		return n->kind->dir_getxattr ? n->kind->dir_getxattr(&who, name, value) : -ENODATA;
 	if (n->is_dir)
 		return -ENODATA;
+	if (check_same_object(n) < 0)
+		return -ENOENT;
 	return n->kind->getxattr ? n->kind->getxattr(n->name, name, value) : -ENODATA;
 }
 
@@ -430,6 +477,8 @@ static int set_xattr(fuse_req_t req, const struct node *n, const char *name, con
 		return n->kind->dir_setxattr ? n->kind->dir_setxattr(&who, name, value) : -ENOTSUP;
 	if (n->is_dir)
 		return -ENOTSUP;
+	if (check_same_object(n) < 0)
+		return -ENOENT;
 	return n->kind->setxattr ? n->kind->setxattr(n->name, name, value, &who) : -ENOTSUP;
 }
 

@@ -96,7 +96,8 @@ int ipc_dir_chmod(const struct ipc_dir *d, const char *name, mode_t mode)
 	struct stat st;
 	g_autofree char *file = ipc_dir_file(d, name);
 	int r = ipc_dir_stat(d, name, &st);
-	if (r == 0 && fchmodat(d->fd, file, mode & 07777, 0) < 0)
+	/* Never through a symlink swapped in since the check. */
+	if (r == 0 && fchmodat(d->fd, file, mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;
 	return r;
 }

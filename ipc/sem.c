@@ -34,6 +34,7 @@
 /* One semaphore file, shared by every open of it. */
 struct sem_object {
 	ino_t ino;
+	int fd; /* the file, for stat of a semaphore that lost its name */
 	sem_t *sem;
 	unsigned refs;
 	int notify_fd; /* readable while held > 0 */
@@ -245,6 +246,33 @@ static bool take_held(struct sem_object *o)
 	return true;
 }
 
+static int new_sem_object(int fd, const struct stat *st, struct sem_object **out)
+{
+	void *map = mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	struct sem_object *o = g_new0(struct sem_object, 1);
+	o->ino = st->st_ino;
+	o->sem = map;
+	o->fd = dup(fd);
+	o->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (o->fd < 0 || o->notify_fd < 0) {
+		int err = errno;
+		if (o->fd >= 0)
+			close(o->fd);
+		if (o->notify_fd >= 0)
+			close(o->notify_fd);
+		munmap(map, sizeof(sem_t));
+		g_free(o);
+		return -err;
+	}
+	g_mutex_init(&o->lock);
+	g_cond_init(&o->taken);
+	g_hash_table_insert(objects, &o->ino, o);
+	*out = o;
+	return 0;
+}
+
 static int map_sem_file(const char *name, struct sem_object **out)
 {
 	g_autofree char *file = ipc_dir_file(&semaphores, name);
@@ -256,20 +284,8 @@ static int map_sem_file(const char *name, struct sem_object **out)
 	if (r == 0 && (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(sem_t)))
 		r = -EUCLEAN; /* too short to hold a semaphore: unusable */
 	struct sem_object *o = r == 0 ? g_hash_table_lookup(objects, &st.st_ino) : NULL;
-	if (r == 0 && !o) {
-		void *map = mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		if (map == MAP_FAILED) {
-			r = -errno;
-		} else {
-			o = g_new0(struct sem_object, 1);
-			o->ino = st.st_ino;
-			o->sem = map;
-			o->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-			g_mutex_init(&o->lock);
-			g_cond_init(&o->taken);
-			g_hash_table_insert(objects, &o->ino, o);
-		}
-	}
+	if (r == 0 && !o)
+		r = new_sem_object(fd, &st, &o);
 	close(fd);
 	if (r == 0) {
 		o->refs++;
@@ -291,6 +307,7 @@ static void unmap_sem(struct sem_object *o)
 	g_hash_table_remove(objects, &o->ino);
 	munmap(o->sem, sizeof(sem_t));
 	close(o->notify_fd);
+	close(o->fd);
 	g_mutex_clear(&o->lock);
 	g_cond_clear(&o->taken);
 	g_free(o);
@@ -298,7 +315,7 @@ static void unmap_sem(struct sem_object *o)
 
 static int sem_open_handle(const char *name, int flags, struct ipc_handle **out)
 {
-	struct sem_object *o;
+	struct sem_object *o = NULL;
 	int r = check_sem_name(name);
 	if (r == 0)
 		r = map_sem_file(name, &o);
@@ -440,6 +457,16 @@ static int sem_wait_fd(struct ipc_handle *h, bool for_write, short *events)
 	return h->obj->notify_fd;
 }
 
+static int sem_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
+{
+	struct stat st;
+	if (fstat(h->obj->fd, &st) < 0)
+		return -errno;
+	ipc_attr_from_stat(&st, attr);
+	attr->size = 0;
+	return 0;
+}
+
 static int sem_listxattr(const char *name, GPtrArray *attrs)
 {
 	g_ptr_array_add(attrs, g_strdup(XATTR_VALUE));
@@ -469,6 +496,7 @@ const struct ipc_kind ipc_kind_sem = {
 	.teardown = sem_teardown,
 	.list = sem_list,
 	.stat = sem_stat,
+	.handle_stat = sem_handle_stat,
 	.create = sem_create,
 	.unlink = sem_remove,
 	.chmod = sem_chmod,
