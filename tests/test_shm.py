@@ -289,6 +289,37 @@ def case_non_root_refused(m, mode):
     assert read_direct(m, "private", 6) == b"secret"
 
 
+def case_stale_open_file_does_not_reach_a_new_object(m, mode):
+    """A user keeps its own segment open, removes it, and root makes a new
+    private one of that name: the old file must not change root's."""
+    def keep_and_try():
+        fd = os.open(m.segment("stale"), os.O_RDWR | os.O_CREAT, 0o600)
+        os.unlink(m.segment("stale"))
+        os.write(w, b"go")
+        os.read(r2, 2)  # root made its segment
+        expect_errno(errno.ENOENT, os.fchmod, fd, 0o666)
+        expect_errno(errno.ENOENT, os.ftruncate, fd, 2)
+        expect_errno(errno.ENOENT, os.open, "/proc/self/fd/%d" % fd, os.O_RDWR)
+    r, w = os.pipe()
+    r2, w2 = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            keep_and_try()
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    os.read(r, 2)
+    make_direct(m, "stale", b"root's", mode=0o600)
+    os.write(w2, b"go")
+    _, status = os.waitpid(pid, 0)
+    st = os.stat(direct(m, "stale"))
+    assert (status, st.st_mode & 0o777, st.st_size) == (0, 0o600, 6), (status, st)
+
+
 def make_tests():
     tests = {}
     for name, fn in list(globals().items()):
