@@ -214,6 +214,7 @@ static void io_cancel(struct parked *p, void *data, int err)
  * asked not to wait. */
 static void io_start(struct io *io, int flags)
 {
+	io->progress.may_wait = !(flags & O_NONBLOCK);
 	ssize_t r = io_try(io);
 	if (r == -EAGAIN && !(flags & O_NONBLOCK)) {
 		short events = io->is_write ? io->file->write_events : io->file->read_events;

@@ -85,16 +85,18 @@ static void watch_update(struct watch *w)
 		if (p->fd == w->fd)
 			want |= epoll_events_of(p->events);
 	}
-	if (want == w->registered)
-		return;
 	if (want == 0) {
 		struct waitlist *l = w->list;
-		epoll_ctl(epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+		if (w->registered)
+			epoll_ctl(epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+		w->registered = 0;
 		l->watches--;
 		g_hash_table_remove(watches, &w->fd);
 		waitlist_release(l);
 		return;
 	}
+	if (want == w->registered)
+		return;
 	struct epoll_event ev = { .events = want, .data.ptr = w };
 	int op = w->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	if (epoll_ctl(epoll_fd, op, w->fd, &ev) < 0)
@@ -281,7 +283,8 @@ void park_drop(int fd, const void *owner, int err)
 
 static void watch_free(struct watch *w)
 {
-	epoll_ctl(epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+	if (w->registered)
+		epoll_ctl(epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
 	g_free(w);
 }
 

@@ -47,7 +47,8 @@ struct ipc_handle;
  * to abandon() when the request is given up. */
 struct ipc_progress {
 	long done;
-	bool waiting; /* the request has been told to wait at least once */
+	bool waiting;  /* the request has been told to wait at least once */
+	bool may_wait; /* set by the caller: false for O_NONBLOCK */
 };
 
 struct ipc_kind {

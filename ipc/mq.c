@@ -50,7 +50,7 @@ static GHashTable *caller_sizes;  /* uid -> struct create_sizes */
 
 static const struct ipc_option mq_options[] = {
 	{ "mq_maxmsg", "messages a queue created through the mount holds",
-	  &option_maxmsg, 1, 1 << 20 },
+	  &option_maxmsg, 1, 65536 },
 	{ "mq_msgsize", "bytes a message of such a queue may have",
 	  &option_msgsize, 1, 16 << 20 },
 	{ NULL },
@@ -83,20 +83,19 @@ static int open_dev_mqueue(void)
 }
 
 /* Queues created through the mount are charged to the daemon's user
- * (RLIMIT_MSGQUEUE counts against the process that calls mq_open). */
+ * (RLIMIT_MSGQUEUE counts against the process that calls mq_open). The
+ * soft limit goes up to the hard one, which stays the administrator's. */
 static void raise_queue_limit(void)
 {
-	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
-	if (setrlimit(RLIMIT_MSGQUEUE, &rl) == 0)
-		return;
+	struct rlimit rl;
 	if (getrlimit(RLIMIT_MSGQUEUE, &rl) < 0)
 		return;
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_MSGQUEUE, &rl);
 	if (rl.rlim_max != RLIM_INFINITY)
-		g_message("mq: RLIMIT_MSGQUEUE stays at %llu bytes (no CAP_SYS_RESOURCE): queues "
-			  "created through the mount share that budget with the daemon user's "
-			  "other queues; mq_open then fails with EMFILE",
+		g_message("mq: RLIMIT_MSGQUEUE is %llu bytes: queues created through the mount "
+			  "share that budget with the daemon user's other queues; mq_open then "
+			  "fails with EMFILE",
 			  (unsigned long long)rl.rlim_max);
 }
 
@@ -182,6 +181,22 @@ static bool sizes_for(const struct ipc_caller *who, struct mq_attr *attr)
 	return true;
 }
 
+/* The daemon may be exempt from the system's queue limits (root with
+ * CAP_SYS_RESOURCE); the people it creates for are not, unless root. */
+static int check_system_limits(const struct ipc_caller *who, bool sized, const struct mq_attr *attr)
+{
+	if (who->uid == 0)
+		return 0;
+	if (sized && (attr->mq_maxmsg > read_proc_long("/proc/sys/fs/mqueue/msg_max", 10) ||
+		      attr->mq_msgsize > read_proc_long("/proc/sys/fs/mqueue/msgsize_max", 8192)))
+		return -EINVAL;
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	int r = mq_list(names);
+	if (r == 0 && (long)names->len >= read_proc_long("/proc/sys/fs/mqueue/queues_max", 256))
+		r = -ENOSPC;
+	return r;
+}
+
 static int mq_create(const char *name, mode_t mode, const struct ipc_caller *who)
 {
 	int r = check_queue_name(name);
@@ -190,6 +205,9 @@ static int mq_create(const char *name, mode_t mode, const struct ipc_caller *who
 	g_autofree char *path = queue_path(name);
 	struct mq_attr attr;
 	bool sized = sizes_for(who, &attr);
+	r = check_system_limits(who, sized, &attr);
+	if (r < 0)
+		return r;
 	mqd_t mqd = mq_open(path, O_CREAT | O_EXCL | O_RDONLY | O_NONBLOCK | O_CLOEXEC,
 			    mode & 07777, sized ? &attr : NULL);
 	if (mqd == (mqd_t)-1)

@@ -24,6 +24,9 @@
 
 #define SEM_PREFIX "sem."
 #define XATTR_VALUE "user.sem.value"
+/* The most one write may post or wait for: each token is one call on the
+ * daemon's only thread, and a larger count would hold up the mount. */
+#define SEM_MAX_COUNT 65536
 /* The token thread tries for a token, and between tries sleeps from 1 ms
  * doubling to 16 ms. It does not sleep in sem_timedwait: a SIGBUS there
  * (the file cut short under it) could only be escaped by a longjmp out of
@@ -226,14 +229,15 @@ static gpointer take_tokens(gpointer data)
 	return NULL;
 }
 
-static void ensure_token_thread(struct sem_object *o)
+static int ensure_token_thread(struct sem_object *o)
 {
 	if (o->thread_running)
-		return;
+		return 0;
 	if (o->thread)
 		g_thread_join(o->thread); /* finished: it left nothing held */
-	o->thread_running = true;
-	o->thread = g_thread_new("sem-tokens", take_tokens, o);
+	o->thread = g_thread_try_new("sem-tokens", take_tokens, o, NULL);
+	o->thread_running = o->thread != NULL;
+	return o->thread ? 0 : -EAGAIN;
 }
 
 /* A token the thread took for the waiters; called with the lock held. */
@@ -373,7 +377,7 @@ static int parse_command(const char *buf, size_t len, bool *is_wait, long *count
 	}
 	if (!g_ascii_isdigit(number[0]))
 		return -EINVAL;
-	return ipc_parse_long(number, 1, SEM_VALUE_MAX, count);
+	return ipc_parse_long(number, 1, SEM_MAX_COUNT, count);
 }
 
 static ssize_t post_tokens(struct sem_object *o, long count)
@@ -415,12 +419,15 @@ static ssize_t take_tokens_for(struct sem_object *o, long count, struct ipc_prog
 			waiter_gone(o);
 		progress->waiting = false;
 		r = 1;
+	} else if ((r == 0 || r == -EAGAIN) && !progress->may_wait) {
+		r = -EAGAIN; /* given back by abandon: takes nothing */
 	} else if (r == 0 || r == -EAGAIN) {
 		if (!progress->waiting)
 			o->pending++;
 		progress->waiting = true;
-		ensure_token_thread(o);
-		r = -EAGAIN;
+		r = ensure_token_thread(o);
+		if (r == 0)
+			r = -EAGAIN;
 	}
 	g_mutex_unlock(&o->lock);
 	return r;

@@ -75,6 +75,10 @@ t_eq "a non-root user's sizes apply to its creates" "2 8192 0 65534" \
 t_eq "and not to root's" "10" "$(getfattr --only-values -n user.mq.maxmsg "$Q")"
 t_fails "a non-root user can't remove root's queue: EPERM" "Operation not permitted" \
 	as_nobody rm "$Q/${P}small"
+as_nobody setfattr -n user.mq.maxmsg -v "$(($(cat /proc/sys/fs/mqueue/msg_max) + 1))" "$Q"
+t_fails "past /proc/sys/fs/mqueue/msg_max a non-root create is refused: EINVAL" "Invalid argument" \
+	as_nobody touch "$Q/${P}toobig"
+as_nobody setfattr -x user.mq.maxmsg "$Q"
 
 # A full queue: a non-blocking write says EAGAIN, a blocking one waits.
 for i in 1 2 3; do echo "m$i" > "$Q/${P}small"; done

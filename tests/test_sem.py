@@ -400,8 +400,19 @@ def case_post_past_sem_value_max_is_eoverflow(m):
     expect_errno(errno.EOVERFLOW, write, m, "max", b"1")
     assert value_of(m, "max") == SEM_VALUE_MAX
     make_sem(m, "five", value=5)
-    expect_errno(errno.EOVERFLOW, write, m, "five", b"+%d" % (SEM_VALUE_MAX - 4))
+    expect_errno(errno.EINVAL, write, m, "five", b"+%d" % (SEM_VALUE_MAX - 4))
     assert value_of(m, "five") == 5
+
+
+def case_one_write_counts_at_most_65536(m):
+    """Each token is one call on the daemon's thread: a larger count in one
+    write would hold up the whole mount."""
+    make_sem(m, "many")
+    write(m, "many", b"+65536")
+    assert value_of(m, "many") == 65536
+    for command in (b"+65537", b"65537", b"-65537"):
+        expect_errno(errno.EINVAL, write, m, "many", command)
+    assert value_of(m, "many") == 65536
 
 
 def case_nonblocking_wait_that_cannot_complete_is_eagain(m):
