@@ -33,8 +33,9 @@ static void passthrough_off(const char *why)
 	mode = MODE_OFF;
 	g_free(why_off);
 	why_off = g_strdup(why);
-	g_message("passthrough: off (%s): shm files are read and written through the daemon, "
-		  "and mmap(MAP_SHARED) of them is refused with ENODEV", why);
+	g_message("passthrough: off (%s): files of objects with a backing file are read and "
+		  "written through the daemon, and mmap(MAP_SHARED) of them is refused with ENODEV",
+		  why);
 }
 
 void backing_init(struct fuse_conn_info *conn, bool refused)
@@ -70,7 +71,7 @@ void backing_probe(int fuse_fd)
 	uint32_t closing = id;
 	ioctl(fuse_fd, BACKING_CLOSE, &closing);
 	mode = MODE_ON;
-	g_message("passthrough: on: mmap of an shm file maps the segment itself");
+	g_message("passthrough: on: mmap of a file with a backing file maps that file itself");
 }
 
 bool backing_enabled(void)

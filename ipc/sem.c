@@ -73,8 +73,22 @@ static int sem_setup(void)
 	return 0;
 }
 
+/* At exit, no token thread may keep a token another program waits for. */
+static void stop_token_thread(gpointer key, gpointer value, gpointer data)
+{
+	struct sem_object *o = value;
+	g_mutex_lock(&o->lock);
+	o->stopping = true;
+	g_cond_signal(&o->taken);
+	g_mutex_unlock(&o->lock);
+	if (o->thread)
+		g_thread_join(g_steal_pointer(&o->thread));
+}
+
 static void sem_teardown(void)
 {
+	if (objects)
+		g_hash_table_foreach(objects, stop_token_thread, NULL);
 	if (semaphores.fd >= 0)
 		close(semaphores.fd);
 	semaphores.fd = -1;
