@@ -20,6 +20,10 @@ Try:
   cat $mnt/mq/hello                   # one read = one mq_receive; waits when empty (Ctrl-C)
   rm $mnt/mq/hello                    # mq_unlink
   ls -l $mnt/mq                       # every queue on the host
+  dd if=/dev/zero of=$mnt/shm/seg bs=4k count=1   # a shared memory segment (/dev/shm/seg)
+  touch $mnt/sem/slots; echo +3 > $mnt/sem/slots   # a named semaphore, value 3
+  cat $mnt/sem/slots; echo wait > $mnt/sem/slots   # shows 3, then takes one
+  rm $mnt/shm/seg $mnt/sem/slots
 
 Unmount with: umount $mnt
 TRY
