@@ -90,6 +90,33 @@ void dirs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_buf(req, buf, used);
 }
 
+/* Each entry with its attributes, taken afresh, so "ls -l" needs no lookup
+ * per name; every entry but . and .. counts as a lookup. An object gone
+ * since the listing was taken is left out. */
+void dirs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	struct dir_listing *l = (struct dir_listing *)(uintptr_t)fi->fh;
+	struct node *dir = node_get(ino);
+	g_autofree char *buf = g_malloc(size);
+	size_t used = 0;
+	for (size_t i = off; dir && i < l->names->len; i++) {
+		const char *name = l->names->pdata[i];
+		struct fuse_entry_param e = { .generation = 1 };
+		struct node *n;
+		if (ops_lookup(dir, name, &n, &e.attr) < 0)
+			continue;
+		e.ino = n->ino;
+		size_t len = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, i + 1);
+		if (len > size - used) {
+			node_forget(n, 1); /* not sent: not counted */
+			break;
+		}
+		used += len;
+	}
+	fuse_reply_buf(req, buf, used);
+}
+
 void dirs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	listing_free((struct dir_listing *)(uintptr_t)fi->fh);

@@ -80,6 +80,8 @@ void files_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 /* fs/dirs.c: directory listings. */
 void dirs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void dirs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void dirs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		      struct fuse_file_info *fi);
 void dirs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
 /* fs/backing.c: FUSE passthrough of objects' own files. */
@@ -97,4 +99,7 @@ struct fs_config {
 	int fuse_fd; /* set once mounted */
 };
 extern const struct fuse_lowlevel_ops ipcfs_ops;
+/* The node and attributes of name in dir; for an object, one more lookup
+ * counted, as a reply_entry needs. */
+int ops_lookup(struct node *dir, const char *name, struct node **out, struct stat *st);
 void ops_set_session(struct fuse_session *se);

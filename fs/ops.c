@@ -130,26 +130,38 @@ static void ipcfs_init(void *userdata, struct fuse_conn_info *conn)
 	g_idle_add_full(G_PRIORITY_HIGH, probe_passthrough, userdata, NULL);
 }
 
-static void ipcfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+int ops_lookup(struct node *dir, const char *name, struct node **out, struct stat *st)
 {
-	struct node *dir = node_get(parent);
 	struct node *n = NULL;
-	struct stat st;
 	int r = -ENOENT;
 
-	if (!dir || !dir->is_dir) {
+	if (!dir->is_dir) {
 		r = -ENOTDIR;
+	} else if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		n = strcmp(name, ".") == 0 || !dir->parent ? dir : dir->parent;
+		dir_attr(n, st);
+		r = 0;
 	} else if ((n = node_subdir(dir, name))) {
-		dir_attr(n, &st);
+		dir_attr(n, st);
 		r = 0;
 	} else if (node_is_kind_dir(dir)) {
 		struct ipc_attr a;
 		r = dir->kind->stat(name, &a);
 		if (r == 0) {
 			n = node_lookup_object(dir, name, a.id);
-			attr_to_stat(n, &a, &st);
+			attr_to_stat(n, &a, st);
 		}
 	}
+	*out = n;
+	return r;
+}
+
+static void ipcfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct node *dir = node_get(parent);
+	struct node *n = NULL;
+	struct stat st;
+	int r = dir ? ops_lookup(dir, name, &n, &st) : -ENOENT;
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else if (reply_entry_for(req, n, &st) == -ENOENT)
@@ -524,6 +536,7 @@ const struct fuse_lowlevel_ops ipcfs_ops = {
 	.fsync = files_fsync,
 	.opendir = dirs_opendir,
 	.readdir = dirs_readdir,
+	.readdirplus = dirs_readdirplus,
 	.releasedir = dirs_releasedir,
 	.statfs = ipcfs_statfs,
 	.setxattr = ipcfs_setxattr,

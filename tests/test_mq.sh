@@ -9,6 +9,8 @@ touch "$Q/${P}jobs"
 t_eq "touch creates a real queue (mqtool attr: maxmsg msgsize curmsgs)" "10 8192 0" "$("$MQTOOL" attr "${P}jobs")"
 t_eq "ls mq/ lists it" "${P}jobs" "$(ls "$Q" | grep "^$P")"
 t_eq "touch of an existing queue succeeds and keeps it" "0" "$(touch "$Q/${P}jobs"; echo $?)"
+t_eq "ls -i shows the inode that stat shows" "$(stat -c %i "$Q/${P}jobs")" \
+	"$(ls -i "$Q" | awk -v n="${P}jobs" '$2 == n { print $1 }')"
 
 # echo sends one message per write; the shell's O_TRUNC does nothing.
 echo hello > "$Q/${P}jobs"
