@@ -26,13 +26,10 @@ struct backing_map {
 #define BACKING_CLOSE _IOW(229, 2, uint32_t)
 
 static enum { MODE_OFF, MODE_PROBING, MODE_ON } mode = MODE_OFF;
-static char *why_off;
 
 static void passthrough_off(const char *why)
 {
 	mode = MODE_OFF;
-	g_free(why_off);
-	why_off = g_strdup(why);
 	g_message("passthrough: off (%s): files of objects with a backing file are read and "
 		  "written through the daemon, and mmap(MAP_SHARED) of them is refused with ENODEV",
 		  why);
@@ -72,16 +69,6 @@ void backing_probe(int fuse_fd)
 	ioctl(fuse_fd, BACKING_CLOSE, &closing);
 	mode = MODE_ON;
 	g_message("passthrough: on: mmap of a file with a backing file maps that file itself");
-}
-
-bool backing_enabled(void)
-{
-	return mode == MODE_ON;
-}
-
-const char *backing_why_off(void)
-{
-	return mode == MODE_ON ? NULL : why_off ? why_off : "not probed yet";
 }
 
 int backing_get(fuse_req_t req, struct node *n, int fd)

@@ -38,7 +38,6 @@ struct node *node_lookup_object(struct node *dir, const char *name, uint64_t obj
 void node_file_opened(struct node *n, struct ipc_handle *h);
 void node_file_closed(struct node *n, struct ipc_handle *h);
 void node_forget(struct node *node, uint64_t count);
-size_t nodes_count_objects(void);
 
 /* fs/park.c: requests that must wait for a descriptor to become ready. */
 enum park_result {
@@ -62,8 +61,6 @@ int park_request(fuse_req_t req, const void *owner, const char *key, int fd, sho
 /* Cancels with err the waiters on fd that owner parked (every one for a
  * NULL owner): an open file's, before it closes. */
 void park_drop(int fd, const void *owner, int err);
-fuse_req_t parked_req(struct parked *p);
-size_t park_count(void);
 
 /* fs/files.c: open files and their I/O. */
 void files_init(struct fuse_conn_info *conn);
@@ -87,8 +84,6 @@ void dirs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 /* fs/backing.c: FUSE passthrough of objects' own files. */
 void backing_init(struct fuse_conn_info *conn, bool refused);
 void backing_probe(int fuse_fd);
-bool backing_enabled(void);
-const char *backing_why_off(void);
 int backing_get(fuse_req_t req, struct node *n, int fd);
 void backing_put(fuse_req_t req, struct node *n);
 void backing_drop(fuse_req_t req, struct node *n);
@@ -102,4 +97,4 @@ extern const struct fuse_lowlevel_ops ipcfs_ops;
 /* The node and attributes of name in dir; for an object, one more lookup
  * counted, as a reply_entry needs. */
 int ops_lookup(struct node *dir, const char *name, struct node **out, struct stat *st);
-void ops_set_session(struct fuse_session *se);
+void ops_start(void); /* once, at mount: the directories' times */

@@ -184,7 +184,7 @@ static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opt
 		return 1;
 	}
 	nodes_build_tree(ipc_kinds());
-	ops_set_session(se);
+	ops_start();
 	int status = 1;
 	if (fuse_session_mount(se, opts->mountpoint) == 0) {
 		config->fuse_fd = fuse_session_fd(se);

@@ -125,7 +125,3 @@ void node_forget(struct node *n, uint64_t count)
 	g_hash_table_remove(by_ino, &n->ino);
 }
 
-size_t nodes_count_objects(void)
-{
-	return by_ino ? g_hash_table_size(by_ino) : 0;
-}

@@ -12,12 +12,10 @@
 #include "fs.h"
 
 
-static struct fuse_session *session;
 static time_t mount_time;
 
-void ops_set_session(struct fuse_session *se)
+void ops_start(void)
 {
-	session = se;
 	mount_time = time(NULL);
 }
 

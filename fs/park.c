@@ -45,17 +45,6 @@ static int epoll_fd = -1;
 static guint epoll_source, interrupt_idle;
 static GHashTable *lists;   /* key -> struct waitlist */
 static GHashTable *watches; /* int fd -> struct watch */
-static size_t parked_total;
-
-fuse_req_t parked_req(struct parked *p)
-{
-	return p->req;
-}
-
-size_t park_count(void)
-{
-	return parked_total;
-}
 
 static uint32_t epoll_events_of(short events)
 {
@@ -124,7 +113,6 @@ static void parked_finish(struct waitlist *l, GList *link)
 {
 	g_free(link->data);
 	g_queue_delete_link(&l->queue, link);
-	parked_total--;
 }
 
 static bool is_interrupted(struct parked *p)
@@ -257,7 +245,6 @@ int park_request(fuse_req_t req, const void *owner, const char *key, int fd, sho
 	struct parked *p = g_new0(struct parked, 1);
 	*p = (struct parked){ req, owner, fd, events, retry, cancel, data, false };
 	g_queue_push_tail(&l->queue, p);
-	parked_total++;
 	watch_update(w);
 	if (!(w->registered & epoll_events_of(events))) {
 		parked_finish(l, l->queue.tail);
