@@ -110,10 +110,13 @@ static int check_opened_object(const struct node *n, struct ipc_handle *h)
 int file_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 {
 	struct ipc_handle *h = NULL;
-	int r = n->kind->open(n->name, fi->flags, &h);
+	int r = n->kind->open(n->name, fi->flags & ~O_TRUNC, &h);
 	if (r < 0)
 		return r;
 	r = check_opened_object(n, h);
+	/* Only now: never cut an object the caller was not allowed to open. */
+	if (r == 0 && (fi->flags & O_TRUNC) && n->kind->handle_truncate)
+		r = n->kind->handle_truncate(h, 0);
 	if (r < 0) {
 		n->kind->close(h);
 		return r;

@@ -74,7 +74,10 @@ struct ipc_kind {
 	int (*truncate)(const char *name, off_t size);
 	int (*set_times)(const char *name, const struct timespec times[2]);
 
+	/* Opens the object; O_TRUNC is not for open but for handle_truncate,
+	 * called once the caller knows it opened the object it meant. */
 	int (*open)(const char *name, int flags, struct ipc_handle **out);
+	int (*handle_truncate)(struct ipc_handle *h, off_t size);
 	ssize_t (*read)(struct ipc_handle *h, void *buf, size_t len, off_t offset,
 			struct ipc_progress *progress);
 	ssize_t (*write)(struct ipc_handle *h, const void *buf, size_t len, off_t offset,

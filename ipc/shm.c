@@ -132,11 +132,6 @@ static int shm_open_handle(const char *name, int flags, struct ipc_handle **out)
 	int fd = open_segment_file(name, flags);
 	if (fd < 0)
 		return fd;
-	if ((flags & O_TRUNC) && ftruncate(fd, 0) < 0) {
-		int err = errno;
-		close(fd);
-		return -err;
-	}
 	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
 	h->fd = fd;
 	h->append = flags & O_APPEND;
@@ -162,6 +157,11 @@ static ssize_t shm_write(struct ipc_handle *h, const void *buf, size_t len, off_
 	}
 	ssize_t n = pwrite(h->fd, buf, len, offset);
 	return n < 0 ? -errno : n;
+}
+
+static int shm_handle_truncate(struct ipc_handle *h, off_t size)
+{
+	return ftruncate(h->fd, size) < 0 ? -errno : 0;
 }
 
 static int shm_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
@@ -207,6 +207,7 @@ const struct ipc_kind ipc_kind_shm = {
 	.list = shm_list,
 	.stat = shm_stat,
 	.handle_stat = shm_handle_stat,
+	.handle_truncate = shm_handle_truncate,
 	.create = shm_create,
 	.unlink = shm_remove,
 	.chmod = shm_chmod,
