@@ -31,7 +31,8 @@ struct parked {
 struct waitlist {
 	char *key;
 	GQueue queue;
-	unsigned watches; /* descriptors in the epoll set for it */
+	GPtrArray *watch_list; /* its struct watch, one per descriptor */
+	unsigned holds;        /* callers that need it kept while they work */
 };
 
 /* One descriptor in the epoll set. */
@@ -60,7 +61,7 @@ static short poll_events_of(uint32_t events)
 
 static void waitlist_release(struct waitlist *l)
 {
-	if (l->watches == 0 && g_queue_is_empty(&l->queue))
+	if (l->holds == 0 && l->watch_list->len == 0 && g_queue_is_empty(&l->queue))
 		g_hash_table_remove(lists, l->key);
 }
 
@@ -79,7 +80,7 @@ static void watch_update(struct watch *w)
 		if (w->registered)
 			epoll_ctl(epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
 		w->registered = 0;
-		l->watches--;
+		g_ptr_array_remove(l->watch_list, w);
 		g_hash_table_remove(watches, &w->fd);
 		waitlist_release(l);
 		return;
@@ -97,15 +98,10 @@ static void watch_update(struct watch *w)
 /* Every descriptor of the list, after its waiters changed. */
 static void waitlist_update(struct waitlist *l)
 {
-	GList *fds = g_hash_table_get_values(watches);
-	l->watches++; /* keep l while its watches are updated */
-	for (GList *i = fds; i; i = i->next) {
-		struct watch *w = i->data;
-		if (w->list == l)
-			watch_update(w);
-	}
-	g_list_free(fds);
-	l->watches--;
+	l->holds++;
+	for (guint i = l->watch_list->len; i-- > 0;)
+		watch_update(l->watch_list->pdata[i]);
+	l->holds--;
 	waitlist_release(l);
 }
 
@@ -150,12 +146,12 @@ static gboolean on_epoll_ready(gint fd, GIOCondition condition, gpointer user_da
 		if (g_ptr_array_find(served, w->list, NULL))
 			continue;
 		g_ptr_array_add(served, w->list);
-		w->list->watches++;
+		w->list->holds++;
 		waitlist_serve(w->list, poll_events_of(events[i].events));
 	}
 	for (guint i = 0; i < served->len; i++) {
 		struct waitlist *l = served->pdata[i];
-		l->watches--;
+		l->holds--;
 		waitlist_update(l);
 	}
 	g_ptr_array_unref(served);
@@ -189,11 +185,11 @@ static gboolean answer_interrupted(gpointer user_data)
 	interrupt_idle = 0;
 	GList *all = g_hash_table_get_values(lists);
 	for (GList *i = all; i; i = i->next)
-		((struct waitlist *)i->data)->watches++;
+		((struct waitlist *)i->data)->holds++;
 	for (GList *i = all; i; i = i->next) {
 		struct waitlist *l = i->data;
 		cancel_matching(l, true, -1, NULL, EINTR);
-		l->watches--;
+		l->holds--;
 		waitlist_update(l);
 	}
 	g_list_free(all);
@@ -214,6 +210,7 @@ static struct waitlist *waitlist_for(const char *key)
 	if (!l) {
 		l = g_new0(struct waitlist, 1);
 		l->key = g_strdup(key);
+		l->watch_list = g_ptr_array_new();
 		g_queue_init(&l->queue);
 		g_hash_table_insert(lists, l->key, l);
 	}
@@ -227,7 +224,7 @@ static struct watch *watch_for(int fd, struct waitlist *l)
 		w = g_new0(struct watch, 1);
 		w->fd = fd;
 		w->list = l;
-		l->watches++;
+		g_ptr_array_add(l->watch_list, w);
 		g_hash_table_insert(watches, &w->fd, w);
 	}
 	return w;
@@ -262,9 +259,9 @@ void park_drop(int fd, const void *owner, int err)
 	if (!w)
 		return;
 	struct waitlist *l = w->list;
-	l->watches++;
+	l->holds++;
 	cancel_matching(l, false, fd, owner, err);
-	l->watches--;
+	l->holds--;
 	waitlist_update(l);
 }
 
@@ -277,6 +274,7 @@ static void watch_free(struct watch *w)
 
 static void waitlist_free(struct waitlist *l)
 {
+	g_ptr_array_unref(l->watch_list);
 	g_free(l->key);
 	g_free(l);
 }
