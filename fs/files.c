@@ -131,7 +131,7 @@ int file_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 		n->kind->wait_fd(h, true, &f->write_events);
 	}
 	node_file_opened(n, h);
-	if (f->wait_fd >= 0 && (fi->flags & O_ACCMODE) != O_RDONLY) {
+	if (n->kind->waits && (fi->flags & O_ACCMODE) != O_RDONLY) {
 		f->counted_writer = true;
 		n->open_writers++;
 	}
@@ -140,13 +140,13 @@ int file_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 	if (n->kind->messages) {
 		fi->direct_io = 1;
 		fi->nonseekable = 1;
-	} else if (f->wait_fd < 0) {
+	} else if (!n->kind->waits) {
 		open_passthrough(req, f, fi);
 	} else {
 		fi->direct_io = 1;
 	}
 	/* Writes that wait must not hold up each other: see size_to_show. */
-	fi->parallel_direct_writes = f->wait_fd >= 0;
+	fi->parallel_direct_writes = n->kind->waits;
 	return 0;
 }
 
@@ -173,12 +173,12 @@ void files_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 }
 
 /* A request that fails, is interrupted, or would wait but may not, leaves
- * the object as it found it. */
+ * the object as it found it, unless the kind says it was done already. */
 static void io_finish(struct io *io, ssize_t r)
 {
 	const struct ipc_kind *k = io->file->node->kind;
 	if (r < 0 && k->abandon)
-		k->abandon(io->file->handle, io->buf, io->size, &io->progress);
+		r = k->abandon(io->file->handle, io->buf, io->size, &io->progress, r);
 	if (r < 0)
 		fuse_reply_err(io->req, (int)-r);
 	else if (io->is_write)
@@ -213,16 +213,30 @@ static void io_cancel(struct parked *p, void *data, int err)
 	io_finish(data, -err);
 }
 
+/* Parks a request on what its kind said to wait for: a descriptor of the
+ * request's own, or the open file's, shared in arrival order with the
+ * other waiters on the object. */
+static int io_park(struct io *io)
+{
+	struct open_file *f = io->file;
+	int own = io->progress.own_fd;
+	if (own >= 0) {
+		g_autofree char *key = g_strdup_printf("%s#%d", f->wait_key, own);
+		return park_request(io->req, f, key, own, POLLIN, io_retry, io_cancel, io);
+	}
+	short events = io->is_write ? f->write_events : f->read_events;
+	return park_request(io->req, f, f->wait_key, f->wait_fd, events, io_retry, io_cancel, io);
+}
+
 /* Tries at once; a request that would wait is parked unless the caller
  * asked not to wait. */
 static void io_start(struct io *io, int flags)
 {
 	io->progress.may_wait = !(flags & O_NONBLOCK);
+	io->progress.own_fd = -1;
 	ssize_t r = io_try(io);
 	if (r == -EAGAIN && !(flags & O_NONBLOCK)) {
-		short events = io->is_write ? io->file->write_events : io->file->read_events;
-		int pr = park_request(io->req, io->file, io->file->wait_key, io->file->wait_fd, events,
-				      io_retry, io_cancel, io);
+		int pr = io_park(io);
 		if (pr == 0)
 			return;
 		g_warning("%s: cannot wait: %s", io->file->node->kind->dir, g_strerror(-pr));

@@ -50,7 +50,7 @@ static void dir_attr(const struct node *n, struct stat *st)
 
 static off_t size_to_show(const struct node *n, const struct ipc_attr *a)
 {
-	return n->kind->wait_fd ? MAX(a->size, WAITING_WRITE_ROOM) : a->size;
+	return n->kind->waits ? MAX(a->size, WAITING_WRITE_ROOM) : a->size;
 }
 
 static void attr_to_stat(const struct node *n, const struct ipc_attr *a, struct stat *st)

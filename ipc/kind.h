@@ -49,6 +49,11 @@ struct ipc_progress {
 	long done;
 	bool waiting;  /* the request has been told to wait at least once */
 	bool may_wait; /* set by the caller: false for O_NONBLOCK */
+	/* A descriptor of this request's own, readable when it is worth a
+	 * retry, for a kind that waits per request rather than per object
+	 * (wait_fd); set by the kind, -1 otherwise. */
+	int own_fd;
+	void *state; /* the kind's, for this request */
 };
 
 struct ipc_kind {
@@ -58,6 +63,8 @@ struct ipc_kind {
 	/* Messages: each read and write is one whole message, no offsets.
 	 * Otherwise a file of bytes, read and written at offsets. */
 	bool messages;
+	/* A read or write may wait (for a message, for room, for a token). */
+	bool waits;
 
 	int (*setup)(void);    /* once, before the first request */
 	void (*teardown)(void);
@@ -82,9 +89,11 @@ struct ipc_kind {
 			struct ipc_progress *progress);
 	ssize_t (*write)(struct ipc_handle *h, const void *buf, size_t len, off_t offset,
 			 struct ipc_progress *progress);
-	/* Undoes what a request that is given up (interrupted) had done. */
-	void (*abandon)(struct ipc_handle *h, const void *buf, size_t len,
-			struct ipc_progress *progress);
+	/* Gives up a request that failed with err or is interrupted: undoes
+	 * what it had done and returns err; or, where the kernel had already
+	 * completed it, returns that result, which is answered instead. */
+	ssize_t (*abandon)(struct ipc_handle *h, void *buf, size_t len,
+			   struct ipc_progress *progress, ssize_t err);
 	int (*poll)(struct ipc_handle *h, short *revents); /* POLLIN/POLLOUT now */
 	/* The fd whose readiness for *events is worth a retry of a read (or a
 	 * write) that returned -EAGAIN; <0 where there is none. */

@@ -9,11 +9,17 @@
 extern const struct ipc_kind ipc_kind_mq;
 extern const struct ipc_kind ipc_kind_shm;
 extern const struct ipc_kind ipc_kind_sem;
+extern const struct ipc_kind ipc_kind_sysv_msg;
+extern const struct ipc_kind ipc_kind_sysv_sem;
+extern const struct ipc_kind ipc_kind_sysv_shm;
 
 static const struct ipc_kind *const kinds[] = {
 	&ipc_kind_mq,
 	&ipc_kind_shm,
 	&ipc_kind_sem,
+	&ipc_kind_sysv_msg,
+	&ipc_kind_sysv_sem,
+	&ipc_kind_sysv_shm,
 	NULL,
 };
 

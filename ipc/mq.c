@@ -484,6 +484,7 @@ const struct ipc_kind ipc_kind_mq = {
 	.description = "POSIX message queues",
 	.options = mq_options,
 	.messages = true,
+	.waits = true,
 	.setup = mq_setup,
 	.teardown = mq_teardown,
 	.list = mq_list,

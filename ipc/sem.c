@@ -458,8 +458,8 @@ static ssize_t sem_write(struct ipc_handle *h, const void *buf, size_t len, off_
 	return r < 0 ? r : (ssize_t)len;
 }
 
-static void sem_abandon(struct ipc_handle *h, const void *buf, size_t len,
-			struct ipc_progress *progress)
+static ssize_t sem_abandon(struct ipc_handle *h, void *buf, size_t len,
+			   struct ipc_progress *progress, ssize_t err)
 {
 	struct sem_object *o = h->obj;
 	g_mutex_lock(&o->lock);
@@ -469,6 +469,7 @@ static void sem_abandon(struct ipc_handle *h, const void *buf, size_t len,
 		waiter_gone(o);
 	progress->waiting = false;
 	g_mutex_unlock(&o->lock);
+	return err;
 }
 
 /* A waiting write waits for a token, which the eventfd announces. */
@@ -513,6 +514,7 @@ static int sem_getxattr(const char *name, const char *attr, GString *value)
 const struct ipc_kind ipc_kind_sem = {
 	.dir = "sem",
 	.description = "POSIX named semaphores",
+	.waits = true,
 	.setup = sem_setup,
 	.teardown = sem_teardown,
 	.list = sem_list,

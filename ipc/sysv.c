@@ -1,0 +1,293 @@
+/* What the three System V kinds share. An object's name is its key, as
+ * "0x" and eight lowercase hex digits, or "id.N" for one whose key is
+ * IPC_PRIVATE, N its id; only that one spelling names it. Listing walks the
+ * kernel's table by index with *_STAT_ANY, as /proc/sysvipc does, so it
+ * shows every object of the daemon's IPC namespace whoever may read it. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sysv.h"
+
+#define KEY_NAME_LEN 10 /* "0x" + 8 hex digits */
+#define ID_PREFIX "id."
+
+static GHashTable *settings; /* "xattr:uid" -> long, what callers set for creates */
+
+static bool is_key_name(const char *name, size_t len)
+{
+	if (len != KEY_NAME_LEN || name[0] != '0' || name[1] != 'x')
+		return false;
+	for (size_t i = 2; i < len; i++)
+		if (!g_ascii_isdigit(name[i]) && !(name[i] >= 'a' && name[i] <= 'f'))
+			return false;
+	return true;
+}
+
+static bool is_id_name(const char *name, size_t len, int *id)
+{
+	size_t plen = strlen(ID_PREFIX);
+	if (len <= plen || strncmp(name, ID_PREFIX, plen) != 0 || len - plen > 10)
+		return false;
+	const char *digits = name + plen;
+	size_t n = len - plen;
+	if (n > 1 && digits[0] == '0')
+		return false; /* one spelling per id */
+	gint64 v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!g_ascii_isdigit(digits[i]))
+			return false;
+		v = v * 10 + (digits[i] - '0');
+	}
+	if (v > G_MAXINT)
+		return false;
+	*id = (int)v;
+	return true;
+}
+
+/* Splits name into the object's name and what follows '@', checked by
+ * the kind; the key (or IPC_PRIVATE and the id). */
+static int parse_name(const struct sysv_kind *k, const char *name, key_t *key, int *id)
+{
+	const char *at = k->check_suffix ? strchr(name, '@') : NULL;
+	size_t len = at ? (size_t)(at - name) : strlen(name);
+	if (at && k->check_suffix(at + 1) < 0)
+		return -EINVAL;
+	*id = -1;
+	*key = IPC_PRIVATE;
+	if (is_key_name(name, len)) {
+		*key = (key_t)strtoul(name + 2, NULL, 16);
+		return *key == IPC_PRIVATE ? -EINVAL : 0;
+	}
+	return is_id_name(name, len, id) ? 0 : -EINVAL;
+}
+
+static void object_name(const struct sysv_stat *st, char *out, size_t size)
+{
+	if (st->key == IPC_PRIVATE)
+		snprintf(out, size, ID_PREFIX "%d", st->id);
+	else
+		snprintf(out, size, "0x%08x", (unsigned)st->key);
+}
+
+/* Times the object has not had yet (never sent to, never attached) show
+ * as its last change rather than as 1970. */
+static void fill_unset_times(struct sysv_stat *st)
+{
+	if (st->attr.atime.tv_sec == 0)
+		st->attr.atime = st->attr.ctime;
+	if (st->attr.mtime.tv_sec == 0)
+		st->attr.mtime = st->attr.ctime;
+}
+
+static int stat_object(const struct sysv_kind *k, int id_or_index, bool by_index,
+		       struct sysv_stat *st)
+{
+	int r = k->stat(id_or_index, by_index, st);
+	if (r == 0)
+		fill_unset_times(st);
+	return r;
+}
+
+int sysv_find(const struct sysv_kind *k, const char *name, struct sysv_stat *st)
+{
+	key_t key;
+	int id;
+	if (parse_name(k, name, &key, &id) < 0)
+		return -ENOENT;
+	if (key != IPC_PRIVATE) {
+		id = k->get(key, 0, 0);
+		if (id < 0)
+			return id;
+	}
+	int r = stat_object(k, id, false, st);
+	if (r < 0)
+		return r == -EINVAL || r == -EIDRM ? -ENOENT : r;
+	/* An object with a key is named by its key only. */
+	if (key == IPC_PRIVATE && st->key != IPC_PRIVATE)
+		return -ENOENT;
+	return 0;
+}
+
+int sysv_list(const struct sysv_kind *k, GPtrArray *names)
+{
+	int max = k->max_index();
+	if (max < 0)
+		return max;
+	for (int i = 0; i <= max; i++) {
+		struct sysv_stat st;
+		char name[32];
+		if (stat_object(k, i, true, &st) < 0)
+			continue; /* a free slot, or gone since */
+		object_name(&st, name, sizeof(name));
+		g_ptr_array_add(names, g_strdup(name));
+	}
+	return 0;
+}
+
+int sysv_stat(const struct sysv_kind *k, const char *name, struct ipc_attr *attr)
+{
+	struct sysv_stat st;
+	int r = sysv_find(k, name, &st);
+	if (r == 0)
+		*attr = st.attr;
+	return r;
+}
+
+int sysv_stat_id(const struct sysv_kind *k, int id, struct ipc_attr *attr)
+{
+	struct sysv_stat st;
+	int r = stat_object(k, id, false, &st);
+	if (r == 0)
+		*attr = st.attr;
+	return r == -EINVAL || r == -EIDRM ? -ENOENT : r;
+}
+
+static long create_size_for(const struct sysv_kind *k, const struct ipc_caller *who)
+{
+	if (!k->create_size)
+		return 0;
+	g_autofree char *key = g_strdup_printf("%s:%u", k->create_xattr, who->uid);
+	gpointer v = settings ? g_hash_table_lookup(settings, key) : NULL;
+	if (v)
+		return GPOINTER_TO_SIZE(v);
+	return *k->create_size->value ? *k->create_size->value : k->create_default;
+}
+
+int sysv_create(const struct sysv_kind *k, const char *name, mode_t mode,
+		const struct ipc_caller *who)
+{
+	key_t key;
+	int id;
+	int r = parse_name(k, name, &key, &id);
+	if (r < 0)
+		return r;
+	if (key == IPC_PRIVATE) {
+		/* An id is the kernel's to give: only an existing one opens. */
+		struct sysv_stat st;
+		return sysv_find(k, name, &st) == 0 ? -EEXIST : -EINVAL;
+	}
+	id = k->get(key, IPC_CREAT | IPC_EXCL | (mode & 0777), create_size_for(k, who));
+	if (id < 0)
+		return id;
+	/* The daemon made it: the caller owns it. */
+	r = k->set_owner(id, who->uid, who->gid, mode & 0777);
+	if (r < 0)
+		k->remove(id);
+	return r;
+}
+
+int sysv_remove(const struct sysv_kind *k, const char *name)
+{
+	struct sysv_stat st;
+	int r = sysv_find(k, name, &st);
+	return r < 0 ? r : k->remove(st.id);
+}
+
+int sysv_chmod(const struct sysv_kind *k, const char *name, mode_t mode)
+{
+	struct sysv_stat st;
+	int r = sysv_find(k, name, &st);
+	if (r == 0 && (mode & 07000))
+		r = -EINVAL; /* no set-id or sticky bits on IPC objects */
+	return r < 0 ? r : k->set_owner(st.id, (uid_t)-1, (gid_t)-1, mode & 0777);
+}
+
+int sysv_chown(const struct sysv_kind *k, const char *name, uid_t uid, gid_t gid)
+{
+	struct sysv_stat st;
+	int r = sysv_find(k, name, &st);
+	return r < 0 ? r : k->set_owner(st.id, uid, gid, (mode_t)-1);
+}
+
+/* A shell's ">" truncates to 0, dd to where it starts writing: accepted,
+ * to 0 or to the object's size, and nothing is cut; sizes are fixed. */
+int sysv_truncate(const struct sysv_kind *k, const char *name, off_t size)
+{
+	struct sysv_stat st;
+	int r = sysv_find(k, name, &st);
+	return r < 0 ? r : size == 0 || size == st.attr.size ? 0 : -EINVAL;
+}
+
+#define XATTR_ID "user.sysv.id"
+#define XATTR_KEY "user.sysv.key"
+
+int sysv_listxattr(const struct sysv_kind *k, const char *name, GPtrArray *attrs)
+{
+	g_ptr_array_add(attrs, g_strdup(XATTR_ID));
+	g_ptr_array_add(attrs, g_strdup(XATTR_KEY));
+	for (size_t i = 0; k->counter_names[i]; i++)
+		g_ptr_array_add(attrs, g_strconcat(k->xattr_prefix, k->counter_names[i], NULL));
+	return 0;
+}
+
+int sysv_getxattr(const struct sysv_kind *k, const char *name, const char *attr, GString *value)
+{
+	struct sysv_stat st;
+	int r = sysv_find(k, name, &st);
+	if (r < 0)
+		return r;
+	if (strcmp(attr, XATTR_ID) == 0) {
+		g_string_printf(value, "%d", st.id);
+		return 0;
+	}
+	if (strcmp(attr, XATTR_KEY) == 0) {
+		g_string_printf(value, "0x%08x", (unsigned)st.key);
+		return 0;
+	}
+	if (!g_str_has_prefix(attr, k->xattr_prefix))
+		return -ENODATA;
+	for (size_t i = 0; k->counter_names[i] && i < SYSV_MAX_COUNTERS; i++) {
+		if (strcmp(attr + strlen(k->xattr_prefix), k->counter_names[i]) == 0) {
+			g_string_printf(value, "%ld", st.counters[i]);
+			return 0;
+		}
+	}
+	return -ENODATA;
+}
+
+int sysv_dir_listxattr(const struct sysv_kind *k, const struct ipc_caller *who, GPtrArray *attrs)
+{
+	if (k->create_xattr)
+		g_ptr_array_add(attrs, g_strdup(k->create_xattr));
+	return 0;
+}
+
+int sysv_dir_getxattr(const struct sysv_kind *k, const struct ipc_caller *who,
+		      const char *attr, GString *value)
+{
+	if (!k->create_xattr || strcmp(attr, k->create_xattr) != 0)
+		return -ENODATA;
+	g_string_printf(value, "%ld", create_size_for(k, who));
+	return 0;
+}
+
+int sysv_dir_setxattr(const struct sysv_kind *k, const struct ipc_caller *who,
+		      const char *attr, const char *value)
+{
+	if (!k->create_xattr || strcmp(attr, k->create_xattr) != 0)
+		return -ENOTSUP;
+	const struct ipc_option *o = k->create_size;
+	long v;
+	if (ipc_parse_long(value, o->min, o->max, &v) < 0)
+		return -EINVAL;
+	if (!settings)
+		settings = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_hash_table_insert(settings, g_strdup_printf("%s:%u", attr, who->uid), GSIZE_TO_POINTER(v));
+	return 0;
+}
+
+int sysv_dir_removexattr(const struct sysv_kind *k, const struct ipc_caller *who, const char *attr)
+{
+	if (!k->create_xattr || strcmp(attr, k->create_xattr) != 0)
+		return -ENODATA;
+	g_autofree char *key = g_strdup_printf("%s:%u", attr, who->uid);
+	if (settings)
+		g_hash_table_remove(settings, key);
+	return 0;
+}
+
+void sysv_forget_settings(void)
+{
+	g_clear_pointer(&settings, g_hash_table_destroy);
+}

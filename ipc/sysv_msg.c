@@ -1,0 +1,398 @@
+/* System V message queues: sysv/msg/KEY.
+ *
+ * One write() is one msgsnd, one read() one msgrcv. Messages are sent with
+ * type 1 and any type is received, unless the file is opened by a name
+ * with a suffix: KEY@N sends type N and receives only type N, KEY@-N
+ * receives the lowest type up to N, KEY@~N any type but N. A read or
+ * write that must wait runs blocked in the real call on a thread of the
+ * pool in blocking.c, where the kernel orders it among every other
+ * waiter; giving it up stops that call before it took or sent anything. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/msg.h>
+
+#include "blocking.h"
+#include "sysv.h"
+
+/* Where msgmax and a queue's size give no bound (both were lowered after
+ * a message was sent), the receive buffer doubles up to this. */
+#define RECEIVE_MAX (64 << 20)
+
+struct message {
+	long type;
+	char text[];
+};
+
+struct ipc_handle {
+	int id;
+	long send_type;   /* 0: may not send (a receive-only suffix) */
+	long receive_type;
+	int receive_flags;
+	size_t size;      /* the receive buffer's text size */
+	/* The unread rest of a message longer than the reader's buffer. */
+	struct message *rest;
+	size_t rest_len, rest_off;
+};
+
+/* One read or write that waits, carried by a pool thread. */
+struct msg_wait {
+	int id;
+	bool is_write;
+	long type;
+	int flags;
+	size_t size;
+	struct message *msg;
+	struct ipc_blocking *call;
+};
+
+static const char *const counter_names[] = { "qnum", "cbytes", "qbytes", "lspid", "lrpid", NULL };
+
+static long read_msgmax(void)
+{
+	g_autofree char *text = NULL;
+	if (!g_file_get_contents("/proc/sys/kernel/msgmax", &text, NULL, NULL))
+		return 8192;
+	return MAX(g_ascii_strtoll(text, NULL, 10), 1);
+}
+
+static int msg_get(key_t key, int flags, long size)
+{
+	int id = msgget(key, flags);
+	return id < 0 ? -errno : id;
+}
+
+static void stat_from_ds(const struct msqid_ds *ds, int id, struct sysv_stat *st)
+{
+	*st = (struct sysv_stat){
+		.id = id,
+		.key = ds->msg_perm.__key,
+		.attr = {
+			.uid = ds->msg_perm.uid,
+			.gid = ds->msg_perm.gid,
+			.mode = ds->msg_perm.mode & 0777,
+			.size = ds->__msg_cbytes,
+			.atime = { ds->msg_rtime, 0 },
+			.mtime = { ds->msg_stime, 0 },
+			.ctime = { ds->msg_ctime, 0 },
+			.id = (uint64_t)id,
+		},
+		.counters = { ds->msg_qnum, ds->__msg_cbytes, ds->msg_qbytes, ds->msg_lspid,
+			      ds->msg_lrpid },
+	};
+}
+
+static int msg_stat(int id_or_index, bool by_index, struct sysv_stat *st)
+{
+	struct msqid_ds ds;
+	int r = msgctl(id_or_index, by_index ? MSG_STAT_ANY : IPC_STAT, &ds);
+	if (r < 0)
+		return -errno;
+	stat_from_ds(&ds, by_index ? r : id_or_index, st);
+	return 0;
+}
+
+static int msg_max_index(void)
+{
+	struct msginfo info;
+	int r = msgctl(0, MSG_INFO, (struct msqid_ds *)&info);
+	return r < 0 ? -errno : r;
+}
+
+static int msg_set_owner(int id, uid_t uid, gid_t gid, mode_t mode)
+{
+	struct msqid_ds ds;
+	if (msgctl(id, IPC_STAT, &ds) < 0)
+		return -errno;
+	if (uid != (uid_t)-1)
+		ds.msg_perm.uid = uid;
+	if (gid != (gid_t)-1)
+		ds.msg_perm.gid = gid;
+	if (mode != (mode_t)-1)
+		ds.msg_perm.mode = mode & 0777;
+	return msgctl(id, IPC_SET, &ds) < 0 ? -errno : 0;
+}
+
+static int msg_remove(int id)
+{
+	return msgctl(id, IPC_RMID, NULL) < 0 ? -errno : 0;
+}
+
+/* What follows '@': N, -N or ~N, N a positive long. */
+static int parse_type(const char *suffix, long *type, int *flags, bool *may_send)
+{
+	const char *number = suffix;
+	*flags = 0;
+	*may_send = true;
+	if (suffix[0] == '-' || suffix[0] == '~') {
+		*flags = suffix[0] == '~' ? MSG_EXCEPT : 0;
+		*may_send = false;
+		number++;
+	}
+	if (!g_ascii_isdigit(number[0]) || (number[0] == '0' && number[1]))
+		return -EINVAL;
+	int r = ipc_parse_long(number, 1, G_MAXLONG, type);
+	if (r == 0 && suffix[0] == '-')
+		*type = -*type;
+	return r;
+}
+
+static int check_type_suffix(const char *suffix)
+{
+	long type;
+	int flags;
+	bool may_send;
+	return parse_type(suffix, &type, &flags, &may_send);
+}
+
+static const struct sysv_kind msg_sysv = {
+	.xattr_prefix = "user.msg.",
+	.counter_names = counter_names,
+	.check_suffix = check_type_suffix,
+	.get = msg_get,
+	.stat = msg_stat,
+	.max_index = msg_max_index,
+	.set_owner = msg_set_owner,
+	.remove = msg_remove,
+};
+
+static int setup(void)
+{
+	ipc_blocking_setup();
+	return 0;
+}
+
+static void teardown(void)
+{
+	ipc_blocking_teardown();
+	sysv_forget_settings();
+}
+
+SYSV_NAMED_OPS(sysv_msg, msg_sysv)
+
+static int msg_open(const char *name, int flags, struct ipc_handle **out)
+{
+	struct sysv_stat st;
+	int r = sysv_find(&msg_sysv, name, &st);
+	if (r < 0)
+		return r;
+	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
+	h->id = st.id;
+	h->send_type = 1;
+	const char *at = strchr(name, '@');
+	if (at) {
+		bool may_send;
+		parse_type(at + 1, &h->receive_type, &h->receive_flags, &may_send);
+		h->send_type = may_send ? h->receive_type : 0;
+	}
+	h->size = MAX((size_t)read_msgmax(), (size_t)st.counters[2]);
+	*out = h;
+	return 0;
+}
+
+static void msg_close(struct ipc_handle *h)
+{
+	g_free(h->rest);
+	g_free(h);
+}
+
+static int msg_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
+{
+	return sysv_stat_id(&msg_sysv, h->id, attr);
+}
+
+/* The queue's id no longer names it: it was removed. */
+static long call_errno(void)
+{
+	return errno == EINVAL ? -EIDRM : -errno;
+}
+
+static long run_wait(void *data)
+{
+	struct msg_wait *w = data;
+	if (w->is_write)
+		return msgsnd(w->id, w->msg, w->size, w->flags) < 0 ? call_errno() : (long)w->size;
+	ssize_t n = msgrcv(w->id, w->msg, w->size, w->type, w->flags);
+	return n < 0 ? call_errno() : n;
+}
+
+static void wait_free(struct msg_wait *w)
+{
+	if (!w)
+		return;
+	ipc_blocking_free(w->call);
+	g_free(w->msg);
+	g_free(w);
+}
+
+static struct msg_wait *wait_new(int id, bool is_write, size_t size)
+{
+	struct msg_wait *w = g_new0(struct msg_wait, 1);
+	w->id = id;
+	w->is_write = is_write;
+	w->size = size;
+	w->msg = g_malloc(sizeof(struct message) + MAX(size, 1));
+	return w;
+}
+
+/* Hands the rest of a received message to the reader, a piece at a time. */
+static size_t take_rest(struct ipc_handle *h, void *buf, size_t len)
+{
+	size_t n = MIN(len, h->rest_len - h->rest_off);
+	memcpy(buf, h->rest->text + h->rest_off, n);
+	h->rest_off += n;
+	if (h->rest_off == h->rest_len)
+		g_clear_pointer(&h->rest, g_free);
+	return n;
+}
+
+/* A received message of n bytes becomes the reader's. */
+static ssize_t deliver(struct ipc_handle *h, struct msg_wait *w, long n, void *buf, size_t len)
+{
+	if (n == 0)
+		return 0;
+	h->rest = g_steal_pointer(&w->msg);
+	h->rest_len = n;
+	h->rest_off = 0;
+	return take_rest(h, buf, len);
+}
+
+/* Starts the wait on a pool thread; the request waits on its eventfd. */
+static ssize_t wait_in_thread(struct msg_wait *w, struct ipc_progress *progress)
+{
+	if (!w->call) {
+		int r = ipc_blocking_new(run_wait, w, &w->call);
+		if (r < 0)
+			return r;
+	}
+	w->flags &= ~IPC_NOWAIT;
+	ipc_blocking_start(w->call);
+	progress->state = w;
+	progress->own_fd = ipc_blocking_fd(w->call);
+	progress->waiting = true;
+	return -EAGAIN;
+}
+
+/* A message larger than the queue holds would wait for ever. */
+static bool never_fits(const struct msg_wait *w)
+{
+	struct msqid_ds ds;
+	return msgctl(w->id, IPC_STAT, &ds) == 0 && w->size > ds.msg_qbytes;
+}
+
+/* Tries at once; on ENOMSG or EAGAIN hands the call to a thread, where
+ * the caller may wait. */
+static ssize_t try_or_wait(struct msg_wait *w, struct ipc_progress *progress)
+{
+	w->flags |= IPC_NOWAIT;
+	long n = run_wait(w);
+	if (n == -ENOMSG)
+		n = -EAGAIN;
+	if (n == -EAGAIN && w->is_write && never_fits(w))
+		return -EMSGSIZE;
+	if (n == -EAGAIN && progress->may_wait)
+		return wait_in_thread(w, progress);
+	return n;
+}
+
+static ssize_t receive(struct ipc_handle *h, void *buf, size_t len, struct ipc_progress *progress)
+{
+	struct msg_wait *w = wait_new(h->id, false, h->size);
+	w->type = h->receive_type;
+	w->flags = h->receive_flags;
+	ssize_t n;
+	while ((n = try_or_wait(w, progress)) == -E2BIG && w->size < RECEIVE_MAX) {
+		/* Limits were lowered after the message was sent: grow. */
+		w->size = MIN(w->size * 2, RECEIVE_MAX);
+		w->msg = g_realloc(w->msg, sizeof(struct message) + w->size);
+	}
+	if (n == -EAGAIN && progress->state)
+		return n;
+	n = n < 0 ? n : deliver(h, w, n, buf, len);
+	wait_free(w);
+	return n;
+}
+
+/* The retry of a waiting read or write, once its thread is done. */
+static ssize_t finish_wait(struct ipc_handle *h, void *buf, size_t len,
+			   struct ipc_progress *progress)
+{
+	struct msg_wait *w = progress->state;
+	long n;
+	if (!ipc_blocking_done(w->call, &n))
+		return -EAGAIN;
+	if (n == -E2BIG && !w->is_write && w->size < RECEIVE_MAX) {
+		w->size = MIN(w->size * 2, RECEIVE_MAX);
+		w->msg = g_realloc(w->msg, sizeof(struct message) + w->size);
+		ipc_blocking_start(w->call);
+		return -EAGAIN;
+	}
+	progress->state = NULL;
+	progress->waiting = false;
+	if (n >= 0 && !w->is_write)
+		n = deliver(h, w, n, buf, len);
+	wait_free(w);
+	return n;
+}
+
+static ssize_t msg_read(struct ipc_handle *h, void *buf, size_t len, off_t offset,
+			struct ipc_progress *progress)
+{
+	if (progress->state)
+		return finish_wait(h, buf, len, progress);
+	if (h->rest)
+		return take_rest(h, buf, len);
+	return receive(h, buf, len, progress);
+}
+
+static ssize_t msg_write(struct ipc_handle *h, const void *buf, size_t len, off_t offset,
+			 struct ipc_progress *progress)
+{
+	if (progress->state)
+		return finish_wait(h, NULL, 0, progress);
+	if (h->send_type == 0)
+		return -EINVAL; /* a name that only chooses what to receive */
+	if (len > (size_t)read_msgmax())
+		return -EMSGSIZE;
+	struct msg_wait *w = wait_new(h->id, true, len);
+	w->msg->type = h->send_type;
+	memcpy(w->msg->text, buf, len);
+	ssize_t n = try_or_wait(w, progress);
+	if (n == -EAGAIN && progress->state)
+		return n;
+	wait_free(w);
+	return n;
+}
+
+/* A waiting call that completed before it could be stopped stands: its
+ * message was taken or sent, and is answered. */
+static ssize_t msg_abandon(struct ipc_handle *h, void *buf, size_t len,
+			   struct ipc_progress *progress, ssize_t err)
+{
+	struct msg_wait *w = progress->state;
+	if (!w)
+		return err;
+	progress->state = NULL;
+	long n = ipc_blocking_stop(w->call);
+	if (n >= 0 && !w->is_write)
+		n = deliver(h, w, n, buf, len);
+	wait_free(w);
+	return n >= 0 ? n : err;
+}
+
+const struct ipc_kind ipc_kind_sysv_msg = {
+	.dir = "sysv/msg",
+	.description = "System V message queues",
+	.options = ipc_blocking_options,
+	.messages = true,
+	.waits = true,
+	.setup = setup,
+	.teardown = teardown,
+	SYSV_NAMED_FIELDS(sysv_msg),
+	.handle_stat = msg_handle_stat,
+	.open = msg_open,
+	.read = msg_read,
+	.write = msg_write,
+	.abandon = msg_abandon,
+	.close = msg_close,
+};

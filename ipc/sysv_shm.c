@@ -1,0 +1,222 @@
+/* System V shared memory segments: sysv/shm/KEY.
+ *
+ * An open attaches the segment. Where the daemon may open the attachment's
+ * /proc/self/map_files entry (as root), that gives a descriptor of the
+ * segment's own file: the daemon detaches again, and fs/ hands the
+ * descriptor to the kernel as a passthrough backing file, so read, write
+ * and mmap reach the segment without the daemon. Otherwise the daemon
+ * keeps the attachment and serves read and write from it. A segment's
+ * size is fixed: nothing reads or writes past it here. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+#include "sysv.h"
+
+struct ipc_handle {
+	int id;
+	size_t size;
+	int fd;     /* the segment's file, or -1 */
+	char *addr; /* the daemon's attachment where there is no fd */
+};
+
+static long option_size;
+static const struct ipc_option shm_options[] = {
+	{ "sysv_shm_size", "bytes of a segment created through the mount (default 4096)",
+	  &option_size, 1, G_MAXLONG },
+	{ NULL },
+};
+static const char *const counter_names[] = { "segsz", "nattch", "cpid", "lpid", NULL };
+
+static int shm_get(key_t key, int flags, long size)
+{
+	int id = shmget(key, (size_t)size, flags);
+	return id < 0 ? -errno : id;
+}
+
+static int shm_stat(int id_or_index, bool by_index, struct sysv_stat *st)
+{
+	struct shmid_ds ds;
+	int r = shmctl(id_or_index, by_index ? SHM_STAT_ANY : IPC_STAT, &ds);
+	if (r < 0)
+		return -errno;
+	int id = by_index ? r : id_or_index;
+	*st = (struct sysv_stat){
+		.id = id,
+		.key = ds.shm_perm.__key,
+		.attr = {
+			.uid = ds.shm_perm.uid,
+			.gid = ds.shm_perm.gid,
+			.mode = ds.shm_perm.mode & 0777,
+			.size = ds.shm_segsz,
+			.atime = { ds.shm_atime, 0 },
+			.mtime = { ds.shm_dtime, 0 },
+			.ctime = { ds.shm_ctime, 0 },
+			.id = (uint64_t)id,
+		},
+		.counters = { ds.shm_segsz, ds.shm_nattch, ds.shm_cpid, ds.shm_lpid },
+	};
+	return 0;
+}
+
+static int shm_max_index(void)
+{
+	struct shm_info info;
+	int r = shmctl(0, SHM_INFO, (struct shmid_ds *)&info);
+	return r < 0 ? -errno : r;
+}
+
+static int shm_set_owner(int id, uid_t uid, gid_t gid, mode_t mode)
+{
+	struct shmid_ds ds;
+	if (shmctl(id, IPC_STAT, &ds) < 0)
+		return -errno;
+	if (uid != (uid_t)-1)
+		ds.shm_perm.uid = uid;
+	if (gid != (gid_t)-1)
+		ds.shm_perm.gid = gid;
+	if (mode != (mode_t)-1)
+		ds.shm_perm.mode = mode & 0777;
+	return shmctl(id, IPC_SET, &ds) < 0 ? -errno : 0;
+}
+
+static int shm_remove(int id)
+{
+	return shmctl(id, IPC_RMID, NULL) < 0 ? -errno : 0;
+}
+
+static const struct sysv_kind shm_sysv = {
+	.xattr_prefix = "user.shm.",
+	.counter_names = counter_names,
+	.create_xattr = "user.shm.size",
+	.create_size = &shm_options[0],
+	.create_default = 4096,
+	.get = shm_get,
+	.stat = shm_stat,
+	.max_index = shm_max_index,
+	.set_owner = shm_set_owner,
+	.remove = shm_remove,
+};
+
+SYSV_NAMED_OPS(sysv_shm, shm_sysv)
+
+/* Attaches read-write where the daemon may, so that one backing file can
+ * serve every later open; each caller's own access mode is the kernel's
+ * to enforce on the file it opened through the mount. */
+static void *attach(int id, int flags)
+{
+	void *addr = shmat(id, NULL, 0);
+	if (addr == (void *)-1 && errno == EACCES && (flags & O_ACCMODE) == O_RDONLY)
+		addr = shmat(id, NULL, SHM_RDONLY);
+	return addr;
+}
+
+/* The descriptor of an attachment's file, or -1. */
+static int open_attached_file(void *addr, size_t size, int flags)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)addr, end = start + (size + page - 1) / page * page;
+	g_autofree char *path = g_strdup_printf("/proc/self/map_files/%lx-%lx",
+						(unsigned long)start, (unsigned long)end);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES)
+		fd = open(path, (flags & O_ACCMODE) | O_CLOEXEC);
+	return fd;
+}
+
+static int shm_open_handle(const char *name, int flags, struct ipc_handle **out)
+{
+	struct sysv_stat st;
+	int r = sysv_find(&shm_sysv, name, &st);
+	if (r < 0)
+		return r;
+	void *addr = attach(st.id, flags);
+	if (addr == (void *)-1)
+		return errno == EINVAL ? -ENOENT : -errno;
+	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
+	h->id = st.id;
+	h->size = st.attr.size;
+	h->fd = open_attached_file(addr, h->size, flags);
+	if (h->fd >= 0)
+		shmdt(addr);
+	else
+		h->addr = addr;
+	*out = h;
+	return 0;
+}
+
+static void shm_close_handle(struct ipc_handle *h)
+{
+	if (h->fd >= 0)
+		close(h->fd);
+	if (h->addr)
+		shmdt(h->addr);
+	g_free(h);
+}
+
+static int shm_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
+{
+	return sysv_stat_id(&shm_sysv, h->id, attr);
+}
+
+/* The part of [offset, offset + len) inside the segment. */
+static size_t span(const struct ipc_handle *h, off_t offset, size_t len)
+{
+	return offset < 0 || (size_t)offset >= h->size ? 0 : MIN(len, h->size - offset);
+}
+
+static ssize_t shm_read(struct ipc_handle *h, void *buf, size_t len, off_t offset,
+			struct ipc_progress *progress)
+{
+	size_t n = span(h, offset, len);
+	if (n == 0)
+		return 0;
+	if (h->addr) {
+		memcpy(buf, h->addr + offset, n);
+		return n;
+	}
+	ssize_t r = pread(h->fd, buf, n, offset);
+	return r < 0 ? -errno : r;
+}
+
+static ssize_t shm_write(struct ipc_handle *h, const void *buf, size_t len, off_t offset,
+			 struct ipc_progress *progress)
+{
+	size_t n = span(h, offset, len);
+	if (n == 0)
+		return len == 0 ? 0 : -ENOSPC; /* a segment does not grow */
+	if (h->addr) {
+		memcpy(h->addr + offset, buf, n);
+		return n;
+	}
+	ssize_t r = pwrite(h->fd, buf, n, offset);
+	return r < 0 ? -errno : r;
+}
+
+/* A shell's ">": the segment keeps its size and its bytes. */
+static int shm_handle_truncate(struct ipc_handle *h, off_t size)
+{
+	return 0;
+}
+
+static int shm_backing_fd(struct ipc_handle *h)
+{
+	return h->fd;
+}
+
+const struct ipc_kind ipc_kind_sysv_shm = {
+	.dir = "sysv/shm",
+	.description = "System V shared memory segments",
+	.options = shm_options,
+	SYSV_NAMED_FIELDS(sysv_shm),
+	.handle_stat = shm_handle_stat,
+	.handle_truncate = shm_handle_truncate,
+	.open = shm_open_handle,
+	.read = shm_read,
+	.write = shm_write,
+	.close = shm_close_handle,
+	.backing_fd = shm_backing_fd,
+};
