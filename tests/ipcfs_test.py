@@ -58,7 +58,17 @@ class Mount:
     def segment(self, suffix):
         return os.path.join(self.path, "shm", self.name(suffix))
 
+    def key(self, n):
+        """The System V key number n of this test run (0 <= n < 256); the
+        mount's cleanup removes every object with such a key."""
+        return sysv_key_base(os.getpid()) + n
+
+    def sysv(self, kind, n, suffix=""):
+        """The path of sysv/KIND/ for key number n, as "0x%08x" + suffix."""
+        return os.path.join(self.path, "sysv", kind, "0x%08x%s" % (self.key(n), suffix))
+
     def __exit__(self, *exc):
+        remove_sysv_objects(sysv_key_base(os.getpid()))
         subprocess.run([MQTOOL, "clean", self.prefix], stderr=subprocess.DEVNULL)
         for entry in os.listdir("/dev/shm"):
             if entry.startswith(self.prefix) or entry.startswith("sem." + self.prefix):
@@ -78,6 +88,109 @@ class Mount:
 
     def alive(self):
         return self.proc.poll() is None
+
+
+def sysv_key_base(pid):
+    """Keys 0x5aPPPP00 to 0x5aPPPPff belong to the test run with pid PPPP
+    (its low 16 bits); tests/lib.sh uses the same."""
+    return 0x5a000000 | ((pid & 0xffff) << 8)
+
+
+def remove_sysv_objects(base):
+    """ipcrm of every System V object whose key is base to base + 255."""
+    for kind, flag in (("msg", "-q"), ("sem", "-s"), ("shm", "-m")):
+        with open("/proc/sysvipc/" + kind) as f:
+            next(f)
+            for line in f:
+                key, ident = int(line.split()[0]), line.split()[1]
+                if key & 0xffffffff & ~0xff == base:
+                    subprocess.run(["ipcrm", flag, ident], stderr=subprocess.DEVNULL)
+
+
+class SysV:
+    """The System V calls through ctypes, for interop checks. Each raises
+    OSError on failure."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    IPC_CREAT, IPC_EXCL, IPC_NOWAIT, IPC_RMID, IPC_STAT = 0o1000, 0o2000, 0o4000, 0, 2
+    MSG_NOERROR, MSG_EXCEPT = 0o10000, 0o20000
+    GETVAL, GETALL, SETVAL, SETALL = 12, 13, 16, 17
+
+    class SemBuf(ctypes.Structure):
+        _fields_ = [("num", ctypes.c_ushort), ("op", ctypes.c_short), ("flg", ctypes.c_short)]
+
+    @classmethod
+    def _check(cls, r):
+        if r == -1 or r == ctypes.c_void_p(-1).value:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e))
+        return r
+
+    @classmethod
+    def msgget(cls, key, flags=0):
+        return cls._check(cls.libc.msgget(ctypes.c_int(key), flags))
+
+    @classmethod
+    def msgsnd(cls, ident, data, mtype=1, flags=0):
+        buf = ctypes.create_string_buffer(8 + len(data))
+        ctypes.c_long.from_buffer(buf).value = mtype
+        ctypes.memmove(ctypes.addressof(buf) + 8, data, len(data))
+        cls._check(cls.libc.msgsnd(ident, buf, ctypes.c_size_t(len(data)), flags))
+
+    @classmethod
+    def msgrcv(cls, ident, size=65536, mtype=0, flags=0):
+        """(type, bytes) of the message received."""
+        buf = ctypes.create_string_buffer(8 + size)
+        cls.libc.msgrcv.restype = ctypes.c_ssize_t
+        n = cls._check(cls.libc.msgrcv(ident, buf, ctypes.c_size_t(size),
+                                       ctypes.c_long(mtype), flags))
+        return ctypes.c_long.from_buffer(buf).value, buf.raw[8:8 + n]
+
+    @classmethod
+    def msgrm(cls, ident):
+        cls._check(cls.libc.msgctl(ident, cls.IPC_RMID, None))
+
+    @classmethod
+    def semget(cls, key, nsems=0, flags=0):
+        return cls._check(cls.libc.semget(ctypes.c_int(key), nsems, flags))
+
+    @classmethod
+    def semop(cls, ident, ops, flags=0):
+        """ops: [(num, op), ...], each with flags."""
+        arr = (cls.SemBuf * len(ops))(*[cls.SemBuf(n, o, flags) for n, o in ops])
+        cls._check(cls.libc.semop(ident, arr, ctypes.c_size_t(len(ops))))
+
+    @classmethod
+    def semvalues(cls, ident, nsems):
+        arr = (ctypes.c_ushort * nsems)()
+        cls._check(cls.libc.semctl(ident, 0, cls.GETALL, arr))
+        return list(arr)
+
+    @classmethod
+    def semsetval(cls, ident, num, value):
+        cls._check(cls.libc.semctl(ident, num, cls.SETVAL, ctypes.c_int(value)))
+
+    @classmethod
+    def semrm(cls, ident):
+        cls._check(cls.libc.semctl(ident, 0, cls.IPC_RMID))
+
+    @classmethod
+    def shmget(cls, key, size=0, flags=0):
+        return cls._check(cls.libc.shmget(ctypes.c_int(key), ctypes.c_size_t(size), flags))
+
+    @classmethod
+    def shmat(cls, ident, flags=0):
+        """The address of a new attachment (an int); read and write it with
+        ctypes.string_at / ctypes.memmove."""
+        cls.libc.shmat.restype = ctypes.c_void_p
+        return cls._check(cls.libc.shmat(ident, None, flags))
+
+    @classmethod
+    def shmdt(cls, addr):
+        cls._check(cls.libc.shmdt(ctypes.c_void_p(addr)))
+
+    @classmethod
+    def shmrm(cls, ident):
+        cls._check(cls.libc.shmctl(ident, cls.IPC_RMID, None))
 
 
 @contextlib.contextmanager

@@ -21,8 +21,25 @@ T_FAILED=0
 MNT=$(mktemp -d /tmp/ipcfs-test.XXXXXX)
 LOG=$MNT.log
 P="t$$-"
+# System V keys: $K followed by two hex digits, e.g. "${K}01" is a name in
+# sysv/*/; tests/ipcfs_test.py uses the same range (0x5a, pid, n).
+K=$(printf '0x5a%04x' $(( $$ & 0xffff )))
+KEY_BASE=$(( 0x5a000000 | (($$ & 0xffff) << 8) ))
+
+# ipcrm of every System V object with a key of this run.
+t_remove_sysv() {
+	local kind flag key id rest
+	for kind in msg:-q sem:-s shm:-m; do
+		flag=${kind#*:}
+		while read -r key id rest; do
+			case $key in key|"") continue ;; esac
+			[ $(( (key & 0xffffffff) & ~0xff )) -eq $KEY_BASE ] && ipcrm "$flag" "$id" 2>/dev/null
+		done < /proc/sysvipc/${kind%:*}
+	done
+}
 
 t_cleanup() {
+	t_remove_sysv
 	"$MQTOOL" clean "$P" 2>/dev/null
 	rm -f /dev/shm/"$P"* /dev/shm/sem."$P"*
 	if grep -q " $MNT " /proc/mounts; then
