@@ -146,6 +146,18 @@ int ipc_dir_set_times(const struct ipc_dir *d, const char *name, const struct ti
 void ipc_guard_setup(void);
 int ipc_guard_call(int (*fn)(void *), void *arg);
 
+/* ipc/leftover.c: the unread rest of messages longer than a reader's
+ * buffer, for the next reads of the same open file. Zero-initialized. */
+struct ipc_leftover {
+	GQueue pieces;
+};
+/* Keeps len bytes of data (g_malloc'd, now owned) from offset on. */
+void ipc_leftover_push(struct ipc_leftover *l, void *data, size_t offset, size_t len);
+bool ipc_leftover_any(const struct ipc_leftover *l);
+/* Up to len bytes of the oldest message's rest. */
+size_t ipc_leftover_take(struct ipc_leftover *l, void *buf, size_t len);
+void ipc_leftover_clear(struct ipc_leftover *l);
+
 /* ipc/names.c: checks and numbers shared by the kinds. */
 int ipc_check_name(const char *name, size_t max_len);
 int ipc_parse_long(const char *text, long min, long max, long *out);

@@ -32,9 +32,7 @@ struct ipc_handle {
 	mqd_t mqd;
 	char *name;
 	long msgsize;
-	/* The unread rest of a message longer than the reader's buffer. */
-	char *rest;
-	size_t rest_len, rest_off;
+	struct ipc_leftover rest;
 };
 
 /* Sizes for queues created through the mount: per caller where set on the
@@ -276,37 +274,25 @@ static int mq_open_handle(const char *name, int flags, struct ipc_handle **out)
 	return 0;
 }
 
-static size_t take_rest(struct ipc_handle *h, void *buf, size_t len)
-{
-	size_t n = MIN(len, h->rest_len - h->rest_off);
-	memcpy(buf, h->rest + h->rest_off, n);
-	h->rest_off += n;
-	if (h->rest_off == h->rest_len)
-		g_clear_pointer(&h->rest, g_free);
-	return n;
-}
-
 /* One read is one message. A reader with a short buffer gets the rest of
  * the message from its next reads of the same open file. */
 static ssize_t mq_read(struct ipc_handle *h, void *buf, size_t len, off_t offset,
 			 struct ipc_progress *progress)
 {
-	if (h->rest)
-		return take_rest(h, buf, len);
+	if (ipc_leftover_any(&h->rest))
+		return ipc_leftover_take(&h->rest, buf, len);
 	if (len >= (size_t)h->msgsize) {
 		ssize_t n = mq_receive(h->mqd, buf, h->msgsize, NULL);
 		return n < 0 ? -errno : n;
 	}
-	g_autofree char *message = g_malloc(h->msgsize);
+	char *message = g_malloc(h->msgsize);
 	ssize_t n = mq_receive(h->mqd, message, h->msgsize, NULL);
-	if (n < 0)
+	if (n < 0) {
+		g_free(message);
 		return -errno;
-	h->rest = g_steal_pointer(&message);
-	h->rest_len = n;
-	h->rest_off = 0;
-	if (n == 0)
-		g_clear_pointer(&h->rest, g_free);
-	return n == 0 ? 0 : take_rest(h, buf, len);
+	}
+	ipc_leftover_push(&h->rest, message, 0, n);
+	return ipc_leftover_take(&h->rest, buf, len);
 }
 
 static unsigned int priority_of(const char *name)
@@ -329,7 +315,7 @@ static int mq_poll(struct ipc_handle *h, short *revents)
 	if (poll(&p, 1, 0) < 0)
 		return -errno;
 	*revents = p.revents & (POLLIN | POLLOUT);
-	if (h->rest)
+	if (ipc_leftover_any(&h->rest))
 		*revents |= POLLIN;
 	return 0;
 }
@@ -353,7 +339,7 @@ static int mq_wait_fd(struct ipc_handle *h, bool for_write, short *events)
 static void mq_close_handle(struct ipc_handle *h)
 {
 	mq_close(h->mqd);
-	g_free(h->rest);
+	ipc_leftover_clear(&h->rest);
 	g_free(h->name);
 	g_free(h);
 }

@@ -8,6 +8,7 @@
  * pool in blocking.c, where the kernel orders it among every other
  * waiter; giving it up stops that call before it took or sent anything. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/msg.h>
@@ -30,9 +31,7 @@ struct ipc_handle {
 	long receive_type;
 	int receive_flags;
 	size_t size;      /* the receive buffer's text size */
-	/* The unread rest of a message longer than the reader's buffer. */
-	struct message *rest;
-	size_t rest_len, rest_off;
+	struct ipc_leftover rest;
 };
 
 /* One read or write that waits, carried by a pool thread. */
@@ -192,7 +191,7 @@ static int msg_open(const char *name, int flags, struct ipc_handle **out)
 
 static void msg_close(struct ipc_handle *h)
 {
-	g_free(h->rest);
+	ipc_leftover_clear(&h->rest);
 	g_free(h);
 }
 
@@ -235,26 +234,15 @@ static struct msg_wait *wait_new(int id, bool is_write, size_t size)
 	return w;
 }
 
-/* Hands the rest of a received message to the reader, a piece at a time. */
-static size_t take_rest(struct ipc_handle *h, void *buf, size_t len)
-{
-	size_t n = MIN(len, h->rest_len - h->rest_off);
-	memcpy(buf, h->rest->text + h->rest_off, n);
-	h->rest_off += n;
-	if (h->rest_off == h->rest_len)
-		g_clear_pointer(&h->rest, g_free);
-	return n;
-}
-
-/* A received message of n bytes becomes the reader's. */
+/* A received message of n bytes becomes the reader's: what fits now, the
+ * rest for the next reads of the file. Several reads of one file may
+ * finish waiting together; each message's rest then waits its turn. */
 static ssize_t deliver(struct ipc_handle *h, struct msg_wait *w, long n, void *buf, size_t len)
 {
 	if (n == 0)
 		return 0;
-	h->rest = g_steal_pointer(&w->msg);
-	h->rest_len = n;
-	h->rest_off = 0;
-	return take_rest(h, buf, len);
+	ipc_leftover_push(&h->rest, g_steal_pointer(&w->msg), offsetof(struct message, text), n);
+	return ipc_leftover_take(&h->rest, buf, len);
 }
 
 /* Starts the wait on a pool thread; the request waits on its eventfd. */
@@ -340,8 +328,8 @@ static ssize_t msg_read(struct ipc_handle *h, void *buf, size_t len, off_t offse
 {
 	if (progress->state)
 		return finish_wait(h, buf, len, progress);
-	if (h->rest)
-		return take_rest(h, buf, len);
+	if (ipc_leftover_any(&h->rest))
+		return ipc_leftover_take(&h->rest, buf, len);
 	return receive(h, buf, len, progress);
 }
 
