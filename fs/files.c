@@ -22,6 +22,7 @@ struct open_file {
 	struct node *node;
 	struct ipc_handle *handle;
 	int wait_fd;       /* <0: the kind has nothing to wait on */
+	int poll_fd;       /* the kind's descriptor for polls of this file, or -1 */
 	char *wait_key;    /* the object, for arrival order among its waiters */
 	short read_events, write_events; /* what a waiting read or write waits for */
 	bool counted_writer; /* in node->open_writers */
@@ -72,6 +73,8 @@ static void file_close(struct open_file *f, fuse_req_t req)
 {
 	if (f->wait_fd >= 0)
 		park_drop(f->wait_fd, f, EBADF);
+	if (f->poll_fd >= 0)
+		park_drop(f->poll_fd, f, EBADF);
 	if (f->passthrough)
 		backing_put(req, f->node);
 	if (f->counted_writer)
@@ -125,6 +128,7 @@ int file_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 	f->node = n;
 	f->handle = h;
 	f->wait_fd = -1;
+	f->poll_fd = -1;
 	f->wait_key = g_strdup_printf("%s/%" G_GUINT64_FORMAT, n->kind->dir, n->object_id);
 	if (n->kind->wait_fd) {
 		f->wait_fd = n->kind->wait_fd(h, false, &f->read_events);
@@ -305,13 +309,28 @@ static void poll_cancel(struct parked *p, void *data, int err)
  * waiting per file and event is enough. */
 static void poll_wait_for(struct open_file *f, struct fuse_pollhandle *ph, short events)
 {
-	if ((f->poll_parked & events) == events || f->wait_fd < 0) {
+	const struct ipc_kind *k = f->node->kind;
+	if ((f->poll_parked & events) == events) {
+		fuse_pollhandle_destroy(ph);
+		return;
+	}
+	/* The file's wait descriptor, or one the kind keeps for its polls. */
+	int fd = f->wait_fd;
+	short fd_events = events;
+	g_autofree char *own_key = NULL;
+	if (fd < 0 && k->poll_fd && (fd = k->poll_fd(f->handle)) >= 0) {
+		f->poll_fd = fd;
+		fd_events = POLLIN;
+		own_key = g_strdup_printf("%s#poll%d", f->wait_key, fd);
+	}
+	if (fd < 0) {
 		fuse_pollhandle_destroy(ph);
 		return;
 	}
 	struct poll_wait *pw = g_new0(struct poll_wait, 1);
 	*pw = (struct poll_wait){ f, ph, events };
-	if (park_request(NULL, f, f->wait_key, f->wait_fd, events, poll_notify, poll_cancel, pw) < 0) {
+	if (park_request(NULL, f, own_key ? own_key : f->wait_key, fd, fd_events, poll_notify,
+			 poll_cancel, pw) < 0) {
 		poll_cancel(NULL, pw, EIO);
 		return;
 	}

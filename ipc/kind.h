@@ -98,6 +98,9 @@ struct ipc_kind {
 	/* The fd whose readiness for *events is worth a retry of a read (or a
 	 * write) that returned -EAGAIN; <0 where there is none. */
 	int (*wait_fd)(struct ipc_handle *h, bool for_write, short *events);
+	/* For a kind without wait_fd: a descriptor, kept by the handle, that
+	 * becomes readable when poll() is worth asking again; <0: none. */
+	int (*poll_fd)(struct ipc_handle *h);
 	void (*close)(struct ipc_handle *h);
 	/* A descriptor of the object's own file, for the kernel to serve
 	 * read, write and mmap from directly; NULL where there is none. */

@@ -8,6 +8,7 @@
  * pool in blocking.c, where the kernel orders it among every other
  * waiter; giving it up stops that call before it took or sent anything. */
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +33,14 @@ struct ipc_handle {
 	int receive_flags;
 	size_t size;      /* the receive buffer's text size */
 	struct ipc_leftover rest;
+	/* For poll: a thread blocked in a msgrcv with no room, which returns
+	 * E2BIG without taking anything once a message this file would read
+	 * is there. A zero-byte message fits, and is taken: it is then the
+	 * file's next read, or sent back if the file is closed unread. */
+	struct msg_wait *watch;
+	bool watching;
+	bool empty_taken;
+	long empty_type;
 };
 
 /* One read or write that waits, carried by a pool thread. */
@@ -189,12 +198,6 @@ static int msg_open(const char *name, int flags, struct ipc_handle **out)
 	return 0;
 }
 
-static void msg_close(struct ipc_handle *h)
-{
-	ipc_leftover_clear(&h->rest);
-	g_free(h);
-}
-
 static int msg_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
 {
 	return sysv_stat_id(&msg_sysv, h->id, attr);
@@ -330,6 +333,10 @@ static ssize_t msg_read(struct ipc_handle *h, void *buf, size_t len, off_t offse
 		return finish_wait(h, buf, len, progress);
 	if (ipc_leftover_any(&h->rest))
 		return ipc_leftover_take(&h->rest, buf, len);
+	if (h->empty_taken) {
+		h->empty_taken = false;
+		return 0;
+	}
 	return receive(h, buf, len, progress);
 }
 
@@ -368,6 +375,73 @@ static ssize_t msg_abandon(struct ipc_handle *h, void *buf, size_t len,
 	return n >= 0 ? n : err;
 }
 
+/* Whether a read would find something, after a msgrcv with no room of
+ * result r: E2BIG (a message is there), 0 (a zero-byte one, now taken),
+ * or an error a read would report. */
+static bool readable_after(struct ipc_handle *h, long r, const struct message *m)
+{
+	if (r == 0) {
+		h->empty_taken = true;
+		h->empty_type = m->type;
+	}
+	return r != -ENOMSG;
+}
+
+/* Readable: a message this file would read is there. Writable always:
+ * nothing tells of room, and a write then waits for it. */
+static int msg_poll(struct ipc_handle *h, short *revents)
+{
+	*revents = POLLOUT;
+	long r;
+	bool readable;
+	if (ipc_leftover_any(&h->rest) || h->empty_taken) {
+		readable = true;
+	} else if (h->watching) {
+		readable = ipc_blocking_done(h->watch->call, &r);
+		h->watching = !readable;
+		if (readable)
+			readable = readable_after(h, r, h->watch->msg);
+	} else {
+		struct message m;
+		ssize_t n = msgrcv(h->id, &m, 0, h->receive_type, h->receive_flags | IPC_NOWAIT);
+		readable = readable_after(h, n < 0 ? call_errno() : n, &m);
+	}
+	if (readable)
+		*revents |= POLLIN;
+	return 0;
+}
+
+static int msg_poll_fd(struct ipc_handle *h)
+{
+	if (!h->watch) {
+		h->watch = wait_new(h->id, false, 0);
+		h->watch->type = h->receive_type;
+		h->watch->flags = h->receive_flags;
+		if (ipc_blocking_new(run_wait, h->watch, &h->watch->call) < 0) {
+			g_clear_pointer(&h->watch, wait_free);
+			return -1;
+		}
+	}
+	if (!h->watching && !h->empty_taken)
+		ipc_blocking_start(h->watch->call);
+	h->watching = !h->empty_taken;
+	return ipc_blocking_fd(h->watch->call);
+}
+
+static void msg_close(struct ipc_handle *h)
+{
+	if (h->watch && h->watching && ipc_blocking_stop(h->watch->call) == 0)
+		readable_after(h, 0, h->watch->msg);
+	if (h->empty_taken) {
+		/* Taken for a poll, never read: back, at the end of the queue. */
+		struct message m = { .type = h->empty_type };
+		msgsnd(h->id, &m, 0, IPC_NOWAIT);
+	}
+	wait_free(h->watch);
+	ipc_leftover_clear(&h->rest);
+	g_free(h);
+}
+
 const struct ipc_kind ipc_kind_sysv_msg = {
 	.dir = "sysv/msg",
 	.description = "System V message queues",
@@ -382,5 +456,7 @@ const struct ipc_kind ipc_kind_sysv_msg = {
 	.read = msg_read,
 	.write = msg_write,
 	.abandon = msg_abandon,
+	.poll = msg_poll,
+	.poll_fd = msg_poll_fd,
 	.close = msg_close,
 };
