@@ -219,6 +219,21 @@ void ipc_blocking_free(struct ipc_blocking *c)
 	g_free(c);
 }
 
+ssize_t ipc_blocking_wait(struct ipc_blocking **call, ipc_blocking_fn fn, void *arg,
+			  struct ipc_progress *progress)
+{
+	if (!*call) {
+		int r = ipc_blocking_new(fn, arg, call);
+		if (r < 0)
+			return r;
+	}
+	ipc_blocking_start(*call);
+	progress->state = arg;
+	progress->own_fd = (*call)->fd;
+	progress->waiting = true;
+	return -EAGAIN;
+}
+
 void ipc_blocking_teardown(void)
 {
 	g_mutex_lock(&lock);

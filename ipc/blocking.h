@@ -21,6 +21,11 @@ void ipc_blocking_teardown(void);
 int ipc_blocking_new(ipc_blocking_fn fn, void *arg, struct ipc_blocking **out);
 /* Runs fn(arg) on a pool thread, now or once one is free. */
 void ipc_blocking_start(struct ipc_blocking *c);
+/* Starts fn(arg) for a request that waits, making *call if there is none
+ * yet; the request then waits on its descriptor, with arg its state.
+ * Returns -EAGAIN, or the error that kept it from starting. */
+ssize_t ipc_blocking_wait(struct ipc_blocking **call, ipc_blocking_fn fn, void *arg,
+			  struct ipc_progress *progress);
 /* Readable once the call is done. */
 int ipc_blocking_fd(const struct ipc_blocking *c);
 /* Whether the call is done, and its result; it may then start again. */

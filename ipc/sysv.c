@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blocking.h"
 #include "sysv.h"
 
 #define KEY_NAME_LEN 10 /* "0x" + 8 hex digits */
@@ -287,7 +288,14 @@ int sysv_dir_removexattr(const struct sysv_kind *k, const struct ipc_caller *who
 	return 0;
 }
 
-void sysv_forget_settings(void)
+int sysv_setup(void)
 {
+	ipc_blocking_setup();
+	return 0;
+}
+
+void sysv_teardown(void)
+{
+	ipc_blocking_teardown();
 	g_clear_pointer(&settings, g_hash_table_destroy);
 }

@@ -60,7 +60,10 @@ int sysv_dir_getxattr(const struct sysv_kind *k, const struct ipc_caller *who,
 int sysv_dir_setxattr(const struct sysv_kind *k, const struct ipc_caller *who,
 		      const char *attr, const char *value);
 int sysv_dir_removexattr(const struct sysv_kind *k, const struct ipc_caller *who, const char *attr);
-void sysv_forget_settings(void);
+/* Each kind's setup and teardown: the pool of waiting calls, the
+ * callers' settings. Run more than once, they do nothing more. */
+int sysv_setup(void);
+void sysv_teardown(void);
 
 /* The struct ipc_kind functions that only pass the name on, for a kind
  * whose struct sysv_kind is SK; SYSV_NAMED_FIELDS(P) fills them in. */

@@ -164,18 +164,6 @@ static const struct sysv_kind msg_sysv = {
 	.remove = msg_remove,
 };
 
-static int setup(void)
-{
-	ipc_blocking_setup();
-	return 0;
-}
-
-static void teardown(void)
-{
-	ipc_blocking_teardown();
-	sysv_forget_settings();
-}
-
 SYSV_NAMED_OPS(sysv_msg, msg_sysv)
 
 static int msg_open(const char *name, int flags, struct ipc_handle **out)
@@ -248,22 +236,6 @@ static ssize_t deliver(struct ipc_handle *h, struct msg_wait *w, long n, void *b
 	return ipc_leftover_take(&h->rest, buf, len);
 }
 
-/* Starts the wait on a pool thread; the request waits on its eventfd. */
-static ssize_t wait_in_thread(struct msg_wait *w, struct ipc_progress *progress)
-{
-	if (!w->call) {
-		int r = ipc_blocking_new(run_wait, w, &w->call);
-		if (r < 0)
-			return r;
-	}
-	w->flags &= ~IPC_NOWAIT;
-	ipc_blocking_start(w->call);
-	progress->state = w;
-	progress->own_fd = ipc_blocking_fd(w->call);
-	progress->waiting = true;
-	return -EAGAIN;
-}
-
 /* A message larger than the queue holds would wait for ever. */
 static bool never_fits(const struct msg_wait *w)
 {
@@ -281,8 +253,10 @@ static ssize_t try_or_wait(struct msg_wait *w, struct ipc_progress *progress)
 		n = -EAGAIN;
 	if (n == -EAGAIN && w->is_write && never_fits(w))
 		return -EMSGSIZE;
-	if (n == -EAGAIN && progress->may_wait)
-		return wait_in_thread(w, progress);
+	if (n == -EAGAIN && progress->may_wait) {
+		w->flags &= ~IPC_NOWAIT;
+		return ipc_blocking_wait(&w->call, run_wait, w, progress);
+	}
 	return n;
 }
 
@@ -448,8 +422,8 @@ const struct ipc_kind ipc_kind_sysv_msg = {
 	.options = ipc_blocking_options,
 	.messages = true,
 	.waits = true,
-	.setup = setup,
-	.teardown = teardown,
+	.setup = sysv_setup,
+	.teardown = sysv_teardown,
 	SYSV_NAMED_FIELDS(sysv_msg),
 	.handle_stat = msg_handle_stat,
 	.open = msg_open,

@@ -115,18 +115,6 @@ static const struct sysv_kind sem_sysv = {
 	.remove = sem_remove,
 };
 
-static int setup(void)
-{
-	ipc_blocking_setup();
-	return 0;
-}
-
-static void teardown(void)
-{
-	ipc_blocking_teardown();
-	sysv_forget_settings();
-}
-
 SYSV_NAMED_OPS(sysv_sem, sem_sysv)
 
 static int sem_open_handle(const char *name, int flags, struct ipc_handle **out)
@@ -257,15 +245,8 @@ static ssize_t semop_or_wait(struct sem_wait *w, struct ipc_progress *progress)
 	long r = run_semop(w);
 	if (r != -EAGAIN || !progress->may_wait)
 		return r;
-	r = ipc_blocking_new(run_semop, w, &w->call);
-	if (r < 0)
-		return r;
 	set_nowait(w, false);
-	ipc_blocking_start(w->call);
-	progress->state = w;
-	progress->own_fd = ipc_blocking_fd(w->call);
-	progress->waiting = true;
-	return -EAGAIN;
+	return ipc_blocking_wait(&w->call, run_semop, w, progress);
 }
 
 static ssize_t finish_wait(struct ipc_progress *progress, size_t len)
@@ -318,8 +299,8 @@ const struct ipc_kind ipc_kind_sysv_sem = {
 	.description = "System V semaphore sets",
 	.options = sem_options,
 	.waits = true,
-	.setup = setup,
-	.teardown = teardown,
+	.setup = sysv_setup,
+	.teardown = sysv_teardown,
 	SYSV_NAMED_FIELDS(sysv_sem),
 	.handle_stat = sem_handle_stat,
 	.open = sem_open_handle,

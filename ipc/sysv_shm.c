@@ -211,6 +211,8 @@ const struct ipc_kind ipc_kind_sysv_shm = {
 	.dir = "sysv/shm",
 	.description = "System V shared memory segments",
 	.options = shm_options,
+	.setup = sysv_setup,
+	.teardown = sysv_teardown,
 	SYSV_NAMED_FIELDS(sysv_shm),
 	.handle_stat = shm_handle_stat,
 	.handle_truncate = shm_handle_truncate,
