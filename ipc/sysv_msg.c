@@ -137,7 +137,8 @@ static int parse_type(const char *suffix, long *type, int *flags, bool *may_send
 		*may_send = false;
 		number++;
 	}
-	if (!g_ascii_isdigit(number[0]) || (number[0] == '0' && number[1]))
+	/* One spelling per type: digits only, no leading zero, no spaces. */
+	if (number[0] == '0' || number[strspn(number, "0123456789")] != '\0')
 		return -EINVAL;
 	int r = ipc_parse_long(number, 1, G_MAXLONG, type);
 	if (r == 0 && suffix[0] == '-')
@@ -300,6 +301,19 @@ static ssize_t finish_wait(struct ipc_handle *h, void *buf, size_t len,
 	return n;
 }
 
+static bool readable_after(struct ipc_handle *h, long r, const struct message *m);
+
+/* A read stops a poll's waiting msgrcv, which would otherwise take a
+ * zero-byte message before the read could; the next poll starts it again. */
+static void stop_watching(struct ipc_handle *h)
+{
+	if (!h->watching)
+		return;
+	h->watching = false;
+	if (ipc_blocking_stop(h->watch->call) == 0)
+		readable_after(h, 0, h->watch->msg);
+}
+
 static ssize_t msg_read(struct ipc_handle *h, void *buf, size_t len, off_t offset,
 			struct ipc_progress *progress)
 {
@@ -307,6 +321,7 @@ static ssize_t msg_read(struct ipc_handle *h, void *buf, size_t len, off_t offse
 		return finish_wait(h, buf, len, progress);
 	if (ipc_leftover_any(&h->rest))
 		return ipc_leftover_take(&h->rest, buf, len);
+	stop_watching(h);
 	if (h->empty_taken) {
 		h->empty_taken = false;
 		return 0;
@@ -404,8 +419,7 @@ static int msg_poll_fd(struct ipc_handle *h)
 
 static void msg_close(struct ipc_handle *h)
 {
-	if (h->watch && h->watching && ipc_blocking_stop(h->watch->call) == 0)
-		readable_after(h, 0, h->watch->msg);
+	stop_watching(h);
 	if (h->empty_taken) {
 		/* Taken for a poll, never read: back, at the end of the queue. */
 		struct message m = { .type = h->empty_type };
