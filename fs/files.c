@@ -276,9 +276,10 @@ void files_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 void files_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
-	if (file_of(fi)->node->kind->messages && size > io_limit) {
+	const struct ipc_kind *k = file_of(fi)->node->kind;
+	if ((k->messages || k->waits) && size > io_limit) {
 		/* Maybe one piece of a larger write(): refuse the whole call
-		 * rather than send a message cut in two. */
+		 * rather than send a message, or do a command, cut in two. */
 		fuse_reply_err(req, EMSGSIZE);
 		return;
 	}

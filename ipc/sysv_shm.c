@@ -12,9 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sysv.h"
+
+#define MAP_FILES "/proc/self/map_files"
 
 struct ipc_handle {
 	int id;
@@ -114,17 +117,39 @@ static void *attach(int id, int flags)
 	return addr;
 }
 
-/* The descriptor of an attachment's file, or -1. */
-static int open_attached_file(void *addr, size_t size, int flags)
+/* The descriptor of the segment's file behind the attachment at addr,
+ * from its /proc/self/map_files entry, or -1. The entry is named
+ * START-END, and END follows the file's length, which a write past the
+ * segment's end may have changed: it is found by its start. */
+static int open_attached_file(void *addr, int flags)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	uintptr_t start = (uintptr_t)addr, end = start + (size + page - 1) / page * page;
-	g_autofree char *path = g_strdup_printf("/proc/self/map_files/%lx-%lx",
-						(unsigned long)start, (unsigned long)end);
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0 && errno == EACCES)
-		fd = open(path, (flags & O_ACCMODE) | O_CLOEXEC);
+	g_autofree char *prefix = g_strdup_printf("%lx-", (unsigned long)(uintptr_t)addr);
+	GDir *dir = g_dir_open(MAP_FILES, 0, NULL);
+	if (!dir)
+		return -1;
+	const char *entry;
+	int fd = -1;
+	while ((entry = g_dir_read_name(dir)) && !g_str_has_prefix(entry, prefix))
+		;
+	if (entry) {
+		g_autofree char *path = g_build_filename(MAP_FILES, entry, NULL);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0 && errno == EACCES)
+			fd = open(path, (flags & O_ACCMODE) | O_CLOEXEC);
+	}
+	g_dir_close(dir);
 	return fd;
+}
+
+/* A passthrough write past the segment's end lengthens its file, which
+ * later attachments would map; cut it back to the segment's size. */
+static void keep_segment_size(const struct ipc_handle *h)
+{
+	struct stat st;
+	if (h->fd >= 0 && fstat(h->fd, &st) == 0 && st.st_size > (off_t)h->size &&
+	    ftruncate(h->fd, h->size) < 0)
+		g_warning("sysv/shm: cannot cut segment %d back to %zu bytes: %s", h->id, h->size,
+			  g_strerror(errno));
 }
 
 static int shm_open_handle(const char *name, int flags, struct ipc_handle **out)
@@ -139,17 +164,19 @@ static int shm_open_handle(const char *name, int flags, struct ipc_handle **out)
 	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
 	h->id = st.id;
 	h->size = st.attr.size;
-	h->fd = open_attached_file(addr, h->size, flags);
+	h->fd = open_attached_file(addr, flags);
 	if (h->fd >= 0)
 		shmdt(addr);
 	else
 		h->addr = addr;
+	keep_segment_size(h);
 	*out = h;
 	return 0;
 }
 
 static void shm_close_handle(struct ipc_handle *h)
 {
+	keep_segment_size(h);
 	if (h->fd >= 0)
 		close(h->fd);
 	if (h->addr)
