@@ -99,12 +99,13 @@ def sysv_key_base(pid):
 def remove_sysv_objects(base):
     """ipcrm of every System V object whose key is base to base + 255."""
     for kind, flag in (("msg", "-q"), ("sem", "-s"), ("shm", "-m")):
+        # Read whole first: removing while reading skips entries.
         with open("/proc/sysvipc/" + kind) as f:
-            next(f)
-            for line in f:
-                key, ident = int(line.split()[0]), line.split()[1]
-                if key & 0xffffffff & ~0xff == base:
-                    subprocess.run(["ipcrm", flag, ident], stderr=subprocess.DEVNULL)
+            rows = f.read().splitlines()[1:]
+        for line in rows:
+            key, ident = int(line.split()[0]), line.split()[1]
+            if key & 0xffffffff & ~0xff == base:
+                subprocess.run(["ipcrm", flag, ident], stderr=subprocess.DEVNULL)
 
 
 class SysV:

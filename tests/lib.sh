@@ -26,15 +26,18 @@ P="t$$-"
 K=$(printf '0x5a%04x' $(( $$ & 0xffff )))
 KEY_BASE=$(( 0x5a000000 | (($$ & 0xffff) << 8) ))
 
-# ipcrm of every System V object with a key of this run.
+# ipcrm of every System V object with a key of this run. The table is read
+# whole first: removing entries while reading it skips the next ones.
 t_remove_sysv() {
-	local kind flag key id rest
+	local kind flag row key id rest rows
 	for kind in msg:-q sem:-s shm:-m; do
 		flag=${kind#*:}
-		while read -r key id rest; do
+		mapfile -t rows < /proc/sysvipc/${kind%:*}
+		for row in "${rows[@]}"; do
+			read -r key id rest <<< "$row"
 			case $key in key|"") continue ;; esac
 			[ $(( (key & 0xffffffff) & ~0xff )) -eq $KEY_BASE ] && ipcrm "$flag" "$id" 2>/dev/null
-		done < /proc/sysvipc/${kind%:*}
+		done
 	done
 }
 
