@@ -31,6 +31,11 @@ void nodes_free_tree(void);
 struct node *node_get(fuse_ino_t ino);
 struct node *node_subdir(struct node *dir, const char *name);
 bool node_is_kind_dir(const struct node *n);
+/* How long the kernel may keep a node's entry and attributes: objects
+ * not at all, so what other programs do shows at once; the directories,
+ * fixed from start to unmount, for a day, which spares every path walk
+ * a lookup and a getattr per directory. */
+double node_cache_seconds(const struct node *n);
 /* The object node for name below dir, made if new, if the name now holds
  * another object than its node knew, or if the node is open for a write
  * that may wait; one more lookup counted. */

@@ -142,6 +142,21 @@ static gboolean on_signal(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* The FUSE device as a source of the loop. It may recurse: GLib would
+ * otherwise take the descriptor out of its poll set around each dispatch
+ * and put it back, three system calls on its wake-up eventfd for every
+ * request. Nothing here runs a loop inside a dispatch. */
+static guint watch_fuse_device(int fd, struct loop *l)
+{
+	GSource *source = g_unix_fd_source_new(fd, G_IO_IN | G_IO_ERR | G_IO_HUP);
+	g_source_set_priority(source, G_PRIORITY_HIGH);
+	g_source_set_can_recurse(source, TRUE);
+	g_source_set_callback(source, G_SOURCE_FUNC(on_fuse_request), l, NULL);
+	guint id = g_source_attach(source, NULL);
+	g_source_unref(source);
+	return id;
+}
+
 static int serve(struct fuse_session *se)
 {
 	struct loop l = { .se = se, .main_loop = g_main_loop_new(NULL, FALSE) };
@@ -154,8 +169,7 @@ static int serve(struct fuse_session *se)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	/* Requests first, so an interrupt is seen before its parked request is
 	 * woken by a descriptor that became ready at the same time. */
-	l.fuse_watch = g_unix_fd_add_full(G_PRIORITY_HIGH, fd, G_IO_IN | G_IO_ERR | G_IO_HUP,
-					      on_fuse_request, &l, NULL);
+	l.fuse_watch = watch_fuse_device(fd, &l);
 	guint signals[] = {
 		g_unix_signal_add(SIGINT, on_signal, &l),
 		g_unix_signal_add(SIGTERM, on_signal, &l),

@@ -74,6 +74,11 @@ struct node *node_subdir(struct node *dir, const char *name)
 	return dir->subdirs ? g_hash_table_lookup(dir->subdirs, name) : NULL;
 }
 
+double node_cache_seconds(const struct node *n)
+{
+	return n->is_dir ? 24 * 3600.0 : 0;
+}
+
 bool node_is_kind_dir(const struct node *n)
 {
 	return n->is_dir && n->kind;

@@ -96,13 +96,14 @@ static int node_attr(const struct node *n, struct stat *st)
 	return object_attr(n, st);
 }
 
-/* Nothing is cached: what other programs do shows at once. */
 static int reply_entry_for(fuse_req_t req, struct node *n, const struct stat *st)
 {
 	struct fuse_entry_param e = {
 		.ino = n->ino,
 		.generation = 1,
 		.attr = *st,
+		.attr_timeout = node_cache_seconds(n),
+		.entry_timeout = node_cache_seconds(n),
 	};
 	return fuse_reply_entry(req, &e);
 }
@@ -119,6 +120,11 @@ static void ipcfs_init(void *userdata, struct fuse_conn_info *conn)
 	const struct fs_config *config = userdata;
 	/* O_TRUNC arrives with the open instead of as a separate setattr. */
 	fuse_set_feature_flag(conn, FUSE_CAP_ATOMIC_O_TRUNC);
+	/* Clearing set-id bits on a write is the daemon's: otherwise the
+	 * kernel asks for security.capability before every write, even one
+	 * that passthrough serves without the daemon. No object here keeps
+	 * set-id bits (chmod refuses them, an open for writing drops them). */
+	fuse_set_feature_flag(conn, FUSE_CAP_HANDLE_KILLPRIV_V2);
 	fuse_unset_feature_flag(conn, FUSE_CAP_SPLICE_READ);
 	fuse_unset_feature_flag(conn, FUSE_CAP_SPLICE_WRITE);
 	fuse_unset_feature_flag(conn, FUSE_CAP_SPLICE_MOVE);
@@ -192,7 +198,7 @@ static void ipcfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, 0);
+		fuse_reply_attr(req, &st, node_cache_seconds(n));
 }
 
 static struct timespec time_to_set(const struct timespec *given, int to_set, int set_bit, int now_bit)
@@ -254,7 +260,7 @@ static void ipcfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, 0);
+		fuse_reply_attr(req, &st, node_cache_seconds(n));
 }
 
 static void ipcfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

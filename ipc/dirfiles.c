@@ -96,6 +96,10 @@ int ipc_dir_chmod(const struct ipc_dir *d, const char *name, mode_t mode)
 	struct stat st;
 	g_autofree char *file = ipc_dir_file(d, name);
 	int r = ipc_dir_stat(d, name, &st);
+	/* No set-id bits: writes through passthrough never reach the daemon,
+	 * which could then not clear them as the kernel does (see ops.c). */
+	if (r == 0 && (mode & (S_ISUID | S_ISGID)))
+		r = -EINVAL;
 	/* Never through a symlink swapped in since the check. */
 	if (r == 0 && fchmodat(d->fd, file, mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;

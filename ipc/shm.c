@@ -114,6 +114,11 @@ static int open_segment_file(const char *name, int flags)
 		close(fd);
 		return -ENOENT;
 	}
+	/* Set-id bits made elsewhere go when the file is opened for writing,
+	 * as the kernel would take them at the first write, which with
+	 * passthrough the daemon never sees. */
+	if ((flags & O_ACCMODE) != O_RDONLY && (st.st_mode & (S_ISUID | S_ISGID)))
+		fchmod(fd, st.st_mode & 01777);
 	return fd;
 }
 
