@@ -26,10 +26,12 @@ struct backing_map {
 #define BACKING_CLOSE _IOW(229, 2, uint32_t)
 
 static enum { MODE_OFF, MODE_PROBING, MODE_ON } mode = MODE_OFF;
+static const char *mode_reason = "not probed yet";
 
 static void passthrough_off(const char *why)
 {
 	mode = MODE_OFF;
+	mode_reason = why;
 	g_message("passthrough: off (%s): files of objects with a backing file are read and "
 		  "written through the daemon, and mmap(MAP_SHARED) of them is refused with ENODEV",
 		  why);
@@ -68,6 +70,7 @@ void backing_probe(int fuse_fd)
 	uint32_t closing = id;
 	ioctl(fuse_fd, BACKING_CLOSE, &closing);
 	mode = MODE_ON;
+	mode_reason = "the kernel takes the daemon's backing files";
 	g_message("passthrough: on: mmap of a file with a backing file maps that file itself");
 }
 
@@ -102,4 +105,11 @@ void backing_put(fuse_req_t req, struct node *n)
 void backing_drop(fuse_req_t req, struct node *n)
 {
 	backing_close(req, n);
+}
+
+void backing_describe(GString *out)
+{
+	g_string_append_printf(out, "passthrough: %s (%s)\n",
+			       mode == MODE_ON ? "on" : mode == MODE_PROBING ? "probing" : "off",
+			       mode_reason);
 }

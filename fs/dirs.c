@@ -27,6 +27,11 @@ static int list_dir(struct node *dir, struct dir_listing *l)
 	g_hash_table_iter_init(&it, dir->subdirs);
 	while (g_hash_table_iter_next(&it, &key, &value))
 		listing_add(l, key, ((struct node *)value)->ino, S_IFDIR);
+	if (dir->files) {
+		g_hash_table_iter_init(&it, dir->files);
+		while (g_hash_table_iter_next(&it, &key, &value))
+			listing_add(l, key, ((struct node *)value)->ino, S_IFREG);
+	}
 	if (!node_is_kind_dir(dir))
 		return 0;
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);

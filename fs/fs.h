@@ -18,6 +18,8 @@ struct node {
 	bool is_dir;
 	GHashTable *subdirs;  /* directories: name -> struct node, fixed at start */
 	GHashTable *objects;  /* a kind's directory: name -> struct node, looked up */
+	GHashTable *files;    /* directories: name -> struct node, fixed files */
+	bool fixed;           /* a fixed file: never forgotten */
 	uint64_t nlookup;
 	uint64_t object_id;   /* the object the name held when looked up */
 	GPtrArray *open_handles; /* struct ipc_handle of the opens of this node */
@@ -30,6 +32,8 @@ struct node *nodes_build_tree(const struct ipc_kind *const *kinds);
 void nodes_free_tree(void);
 struct node *node_get(fuse_ino_t ino);
 struct node *node_subdir(struct node *dir, const char *name);
+/* A file fixed in the tree (the root's "status"), or NULL. */
+struct node *node_fixed_file(struct node *dir, const char *name);
 bool node_is_kind_dir(const struct node *n);
 /* How long the kernel may keep a node's entry and attributes: objects
  * not at all, so what other programs do shows at once; the directories,
@@ -66,6 +70,7 @@ int park_request(fuse_req_t req, const void *owner, const char *key, int fd, sho
 /* Cancels with err the waiters on fd that owner parked (every one for a
  * NULL owner): an open file's, before it closes. */
 void park_drop(int fd, const void *owner, int err);
+unsigned park_count(void); /* requests parked now */
 
 /* fs/files.c: open files and their I/O. */
 void files_init(struct fuse_conn_info *conn);
@@ -92,6 +97,17 @@ void backing_probe(int fuse_fd);
 int backing_get(fuse_req_t req, struct node *n, int fd);
 void backing_put(fuse_req_t req, struct node *n);
 void backing_drop(fuse_req_t req, struct node *n);
+void backing_describe(GString *out); /* "passthrough: on (why)" */
+
+/* fs/stats.c: requests served and refused, per kind, counted where every
+ * answer leaves for the kernel. */
+int stats_init(struct fuse_session *se);
+void stats_request(const void *buf, size_t len); /* each request read */
+void stats_describe(GString *out);
+
+/* fs/status.c: the read-only file "status" at the root of the mount. */
+#define STATUS_NAME "status"
+extern const struct ipc_kind status_kind;
 
 /* fs/ops.c: the request table. */
 struct fs_config {

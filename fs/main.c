@@ -121,8 +121,10 @@ static gboolean on_fuse_request(gint fd, GIOCondition condition, gpointer data)
 	int r = fuse_session_receive_buf(l->se, &l->buf);
 	if (r == -EINTR || r == -EAGAIN)
 		return G_SOURCE_CONTINUE;
-	if (r > 0)
+	if (r > 0) {
+		stats_request(l->buf.mem, r);
 		fuse_session_process_buf(l->se, &l->buf);
+	}
 	if (r <= 0 || fuse_session_exited(l->se)) {
 		if (r < 0)
 			g_warning("reading the FUSE device: %s", g_strerror(-r));
@@ -202,6 +204,8 @@ static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opt
 	int status = 1;
 	if (fuse_session_mount(se, opts->mountpoint) == 0) {
 		config->fuse_fd = fuse_session_fd(se);
+		if (stats_init(se) < 0)
+			g_warning("requests will not be counted");
 		if (!opts->foreground) {
 			openlog("ipcfs", LOG_PID, LOG_DAEMON);
 			g_log_set_writer_func(write_to_syslog, NULL, NULL);

@@ -28,6 +28,7 @@ static void node_free(struct node *n)
 {
 	g_clear_pointer(&n->open_handles, g_ptr_array_unref);
 	g_clear_pointer(&n->subdirs, g_hash_table_destroy);
+	g_clear_pointer(&n->files, g_hash_table_destroy);
 	g_clear_pointer(&n->objects, g_hash_table_destroy);
 	g_free(n->name);
 	g_free(n);
@@ -43,6 +44,23 @@ static struct node *subdir_make(struct node *dir, const char *name)
 	return n;
 }
 
+static void fixed_file_make(struct node *dir, const char *name, const struct ipc_kind *kind)
+{
+	struct node *n = node_new(dir, name, false);
+	n->kind = kind;
+	n->fixed = true;
+	n->object_id = 1;
+	n->open_handles = g_ptr_array_new();
+	if (!dir->files)
+		dir->files = g_hash_table_new(g_str_hash, g_str_equal);
+	g_hash_table_insert(dir->files, n->name, n);
+}
+
+struct node *node_fixed_file(struct node *dir, const char *name)
+{
+	return dir->files ? g_hash_table_lookup(dir->files, name) : NULL;
+}
+
 struct node *nodes_build_tree(const struct ipc_kind *const *kinds)
 {
 	by_ino = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)node_free);
@@ -55,6 +73,7 @@ struct node *nodes_build_tree(const struct ipc_kind *const *kinds)
 		dir->kind = kinds[i];
 		dir->objects = g_hash_table_new(g_str_hash, g_str_equal);
 	}
+	fixed_file_make(root, STATUS_NAME, &status_kind);
 	return root;
 }
 
@@ -120,7 +139,7 @@ void node_file_closed(struct node *n, struct ipc_handle *h)
 
 void node_forget(struct node *n, uint64_t count)
 {
-	if (n->is_dir)
+	if (n->is_dir || n->fixed)
 		return;
 	n->nlookup = count >= n->nlookup ? 0 : n->nlookup - count;
 	if (n->nlookup > 0)

@@ -148,6 +148,8 @@ int ops_lookup(struct node *dir, const char *name, struct node **out, struct sta
 	} else if ((n = node_subdir(dir, name))) {
 		dir_attr(n, st);
 		r = 0;
+	} else if ((n = node_fixed_file(dir, name))) {
+		r = node_attr(n, st);
 	} else if (node_is_kind_dir(dir)) {
 		struct ipc_attr a;
 		r = dir->kind->stat(name, &a);
@@ -381,6 +383,8 @@ static void ipcfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		r = -ENOENT;
 	else if (node_subdir(dir, name))
 		r = -EISDIR;
+	else if (node_fixed_file(dir, name))
+		r = -EPERM;
 	else if (!node_is_kind_dir(dir))
 		r = -ENOENT;
 	else

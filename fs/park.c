@@ -43,6 +43,7 @@ struct watch {
 };
 
 static int epoll_fd = -1;
+static unsigned parked_requests; /* requests, not poll notifications */
 static guint epoll_source, interrupt_idle;
 static GHashTable *lists;   /* key -> struct waitlist */
 static GHashTable *watches; /* int fd -> struct watch */
@@ -107,6 +108,8 @@ static void waitlist_update(struct waitlist *l)
 
 static void parked_finish(struct waitlist *l, GList *link)
 {
+	if (((struct parked *)link->data)->req)
+		parked_requests--;
 	g_free(link->data);
 	g_queue_delete_link(&l->queue, link);
 }
@@ -248,8 +251,10 @@ int park_request(fuse_req_t req, const void *owner, const char *key, int fd, sho
 		watch_update(w);
 		return -EIO;
 	}
-	if (req)
+	if (req) {
+		parked_requests++;
 		fuse_req_interrupt_func(req, on_interrupt, p);
+	}
 	return 0;
 }
 
@@ -311,4 +316,9 @@ void park_shutdown(void)
 	g_clear_pointer(&lists, g_hash_table_destroy);
 	close(epoll_fd);
 	epoll_fd = -1;
+}
+
+unsigned park_count(void)
+{
+	return parked_requests;
 }

@@ -1,0 +1,73 @@
+/* The file "status" at the root of the mount: read-only text about the
+ * daemon, made afresh at each open. It is served like an object, through
+ * a kind of its own that fs/ keeps (it knows fs/ matters, not IPC). */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "config.h"
+#include "fs.h"
+
+struct ipc_handle {
+	GString *text;
+};
+
+static struct timespec started;
+
+static int status_stat(const char *name, struct ipc_attr *attr)
+{
+	if (started.tv_sec == 0)
+		clock_gettime(CLOCK_REALTIME, &started);
+	*attr = (struct ipc_attr){
+		.mode = 0444,
+		.atime = started,
+		.mtime = started,
+		.ctime = started,
+		.id = 1,
+	};
+	return 0;
+}
+
+static GString *status_text(void)
+{
+	GString *out = g_string_new("ipcfs " IPCFS_VERSION "\n");
+	backing_describe(out);
+	g_string_append_printf(out, "parked requests: %u\n", park_count());
+	stats_describe(out);
+	return out;
+}
+
+static int status_open(const char *name, int flags, struct ipc_handle **out)
+{
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		return -EACCES; /* even for root */
+	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
+	h->text = status_text();
+	*out = h;
+	return 0;
+}
+
+static ssize_t status_read(struct ipc_handle *h, void *buf, size_t len, off_t offset,
+			   struct ipc_progress *progress)
+{
+	if (offset >= (off_t)h->text->len)
+		return 0;
+	size_t n = MIN(len, h->text->len - offset);
+	memcpy(buf, h->text->str + offset, n);
+	return n;
+}
+
+static void status_close(struct ipc_handle *h)
+{
+	g_string_free(h->text, TRUE);
+	g_free(h);
+}
+
+const struct ipc_kind status_kind = {
+	.dir = "",
+	.description = "the mount's status",
+	.stat = status_stat,
+	.open = status_open,
+	.read = status_read,
+	.close = status_close,
+};
