@@ -60,7 +60,8 @@ trap 'exit 1' INT TERM
 
 # Mounts and waits until the kernel shows the mount.
 t_mount() {
-	"$IPCFS" -f "$MNT" -o allow_other${IPCFS_TEST_OPTS:+,$IPCFS_TEST_OPTS} 2>"$LOG" &
+	# T_LAUNCHER: a command to start the daemon with (unshare --ipc ...).
+	${T_LAUNCHER:-} "$IPCFS" -f "$MNT" -o allow_other${IPCFS_TEST_OPTS:+,$IPCFS_TEST_OPTS} 2>"$LOG" &
 	IPCFS_PID=$!
 	for _ in $(seq 100); do
 		grep -q " $MNT fuse.ipcfs " /proc/mounts && return 0
