@@ -256,6 +256,8 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "ipcfs: no mount point given (try --help)\n");
 		goto out;
 	}
+	/* Debug and info lines too go to stderr: stdout may be anyone's. */
+	g_log_writer_default_set_use_stderr(TRUE);
 	if (opts.debug)
 		g_log_set_debug_enabled(TRUE);
 	/* Access is the kernel's to check, against the real objects' owners
