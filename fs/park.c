@@ -17,6 +17,8 @@
 #include "fs.h"
 
 struct parked {
+	struct waitlist *list;
+	guint expiry;      /* the source that answers it before the kernel's timeout */
 	fuse_req_t req;    /* NULL for a poll notification */
 	const void *owner; /* the open file it waits for */
 	int fd;
@@ -43,6 +45,10 @@ struct watch {
 };
 
 static int epoll_fd = -1;
+/* How long a request may wait here: a little less than the kernel's FUSE
+ * request timeout, past which it would abort the whole connection; 0 for
+ * no limit. */
+static guint wait_limit_ms;
 static unsigned parked_requests; /* requests, not poll notifications */
 static guint epoll_source, interrupt_idle;
 static GHashTable *lists;   /* key -> struct waitlist */
@@ -108,9 +114,11 @@ static void waitlist_update(struct waitlist *l)
 
 static void parked_finish(struct waitlist *l, GList *link)
 {
-	if (((struct parked *)link->data)->req)
+	struct parked *p = link->data;
+	if (p->req)
 		parked_requests--;
-	g_free(link->data);
+	g_clear_handle_id(&p->expiry, g_source_remove);
+	g_free(p);
 	g_queue_delete_link(&l->queue, link);
 }
 
@@ -233,6 +241,24 @@ static struct watch *watch_for(int fd, struct waitlist *l)
 	return w;
 }
 
+/* A request about to outlive the kernel's request timeout is answered
+ * EINTR, as if interrupted: it has done nothing, and the caller may try
+ * again; the connection, and every other waiter, lives on. */
+static gboolean on_wait_limit(gpointer data)
+{
+	struct parked *p = data;
+	struct waitlist *l = p->list;
+	p->expiry = 0;
+	g_debug("a request waited %u ms, near the kernel's FUSE request timeout: EINTR",
+		wait_limit_ms);
+	l->holds++;
+	p->cancel(p, p->data, EINTR);
+	parked_finish(l, g_queue_find(&l->queue, p));
+	l->holds--;
+	waitlist_update(l);
+	return G_SOURCE_REMOVE;
+}
+
 int park_request(fuse_req_t req, const void *owner, const char *key, int fd, short events,
 		 park_retry_fn retry, park_cancel_fn cancel, void *data)
 {
@@ -243,7 +269,7 @@ int park_request(fuse_req_t req, const void *owner, const char *key, int fd, sho
 	if (w->list != l)
 		return -EINVAL; /* one descriptor belongs to one object */
 	struct parked *p = g_new0(struct parked, 1);
-	*p = (struct parked){ req, owner, fd, events, retry, cancel, data, false };
+	*p = (struct parked){ l, 0, req, owner, fd, events, retry, cancel, data, false };
 	g_queue_push_tail(&l->queue, p);
 	watch_update(w);
 	if (!(w->registered & epoll_events_of(events))) {
@@ -253,6 +279,8 @@ int park_request(fuse_req_t req, const void *owner, const char *key, int fd, sho
 	}
 	if (req) {
 		parked_requests++;
+		if (wait_limit_ms)
+			p->expiry = g_timeout_add(wait_limit_ms, on_wait_limit, p);
 		fuse_req_interrupt_func(req, on_interrupt, p);
 	}
 	return 0;
@@ -284,8 +312,30 @@ static void waitlist_free(struct waitlist *l)
 	g_free(l);
 }
 
+static long read_seconds(const char *path)
+{
+	g_autofree char *text = NULL;
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return 0;
+	return MAX(g_ascii_strtoll(text, NULL, 10), 0);
+}
+
+/* The kernel aborts a connection whose requests go unanswered longer than
+ * default_request_timeout (capped by max_request_timeout), read at mount. */
+static void read_request_timeout(void)
+{
+	long dflt = read_seconds("/proc/sys/fs/fuse/default_request_timeout");
+	long max = read_seconds("/proc/sys/fs/fuse/max_request_timeout");
+	long timeout = dflt && max ? MIN(dflt, max) : dflt ? dflt : max;
+	wait_limit_ms = timeout ? (guint)(timeout * 1000 * 4 / 5) : 0;
+	if (timeout)
+		g_message("the kernel aborts FUSE requests unanswered after %ld s: reads and writes "
+			  "that wait are answered EINTR after %u ms", timeout, wait_limit_ms);
+}
+
 int park_init(void)
 {
+	read_request_timeout();
 	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (epoll_fd < 0)
 		return -errno;
