@@ -52,8 +52,13 @@ static struct open_file *file_of(struct fuse_file_info *fi)
 	return (struct open_file *)(uintptr_t)fi->fh;
 }
 
+/* Every open file, for the ones still open when the daemon stops. */
+static GHashTable *open_files;
+
 void files_init(struct fuse_conn_info *conn)
 {
+	if (!open_files)
+		open_files = g_hash_table_new(g_direct_hash, g_direct_equal);
 	conn->max_write = 1 << 20;
 	conn->max_read = 0;
 	/* The kernel cuts a direct read or write into pieces of at most
@@ -69,13 +74,15 @@ void files_init(struct fuse_conn_info *conn)
 	g_debug("one read or write of a message carries at most %zu bytes", io_limit);
 }
 
+/* req is NULL when the daemon stops: the kernel's side is gone already. */
 static void file_close(struct open_file *f, fuse_req_t req)
 {
+	g_hash_table_remove(open_files, f);
 	if (f->wait_fd >= 0)
 		park_drop(f->wait_fd, f, EBADF);
 	if (f->poll_fd >= 0)
 		park_drop(f->poll_fd, f, EBADF);
-	if (f->passthrough)
+	if (f->passthrough && req)
 		backing_put(req, f->node);
 	if (f->counted_writer)
 		f->node->open_writers--;
@@ -83,6 +90,20 @@ static void file_close(struct open_file *f, fuse_req_t req)
 	f->node->kind->close(f->handle);
 	g_free(f->wait_key);
 	g_free(f);
+}
+
+void files_shutdown(void)
+{
+	GHashTableIter it;
+	gpointer f;
+	if (!open_files)
+		return;
+	g_hash_table_iter_init(&it, open_files);
+	while (g_hash_table_iter_next(&it, &f, NULL)) {
+		g_hash_table_iter_steal(&it);
+		file_close(f, NULL);
+	}
+	g_clear_pointer(&open_files, g_hash_table_destroy);
 }
 
 static void open_passthrough(fuse_req_t req, struct open_file *f, struct fuse_file_info *fi)
@@ -140,6 +161,7 @@ int file_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 		n->open_writers++;
 	}
 	fi->fh = (uintptr_t)f;
+	g_hash_table_add(open_files, f);
 	fi->noflush = 1;
 	if (n->kind->messages) {
 		fi->direct_io = 1;

@@ -74,6 +74,7 @@ unsigned park_count(void); /* requests parked now */
 
 /* fs/files.c: open files and their I/O. */
 void files_init(struct fuse_conn_info *conn);
+void files_shutdown(void); /* closes what is still open, as the daemon stops */
 int file_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi);
 void file_discard(fuse_req_t req, struct fuse_file_info *fi);
 void files_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);

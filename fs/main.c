@@ -183,6 +183,7 @@ static int serve(struct fuse_session *se)
 		g_source_remove(signals[i]);
 	g_clear_handle_id(&l.fuse_watch, g_source_remove);
 	park_shutdown();
+	files_shutdown();
 	free(l.buf.mem);
 	g_main_loop_unref(l.main_loop);
 	return 0;

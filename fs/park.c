@@ -288,7 +288,7 @@ int park_request(fuse_req_t req, const void *owner, const char *key, int fd, sho
 
 void park_drop(int fd, const void *owner, int err)
 {
-	struct watch *w = g_hash_table_lookup(watches, &fd);
+	struct watch *w = watches ? g_hash_table_lookup(watches, &fd) : NULL;
 	if (!w)
 		return;
 	struct waitlist *l = w->list;

@@ -1,29 +1,50 @@
-"""Counts test cases in meson's testlog.json: each TAP "ok"/"not ok" line
-of a test is one case; a test that printed none counts as one case by its
-result. Prints "N passed, N failed" (", N skipped" when any) last."""
+"""Counts test cases in meson's testlog.json files: each TAP "ok"/"not ok"
+line of a test is one case; a test that printed none counts as one case
+by its result. With --reports DIR, each sanitizer report file there is one
+more failed case, and is printed. Prints "N passed, N failed" (", N
+skipped" when any) last.
+
+    count-tests.py TESTLOG.json... [--reports DIR]"""
 import json
+import os
 import re
 import sys
 
 passed = failed = skipped = 0
-with open(sys.argv[1]) as log:
-    for line in log:
-        test = json.loads(line)
-        out = test.get("stdout") or ""
-        oks = len(re.findall(r"^ok \d+", out, re.M))
-        skips = len(re.findall(r"^ok \d+.*# ?SKIP", out, re.M | re.I))
-        not_oks = len(re.findall(r"^not ok \d+", out, re.M))
-        result = test.get("result")
-        if result == "SKIP":
-            skipped += 1
-            continue
-        passed += oks - skips
-        skipped += skips
-        failed += not_oks
-        if result not in ("OK", "EXPECTEDFAIL") and not_oks == 0:
-            failed += 1  # crashed, timed out or bailed out before a case failed
-        elif oks + not_oks == 0:
-            passed += 1
+args = sys.argv[1:]
+reports = None
+if "--reports" in args:
+    i = args.index("--reports")
+    reports = args[i + 1]
+    del args[i:i + 2]
+
+for path in args:
+    with open(path) as log:
+        for line in log:
+            test = json.loads(line)
+            out = test.get("stdout") or ""
+            oks = len(re.findall(r"^ok \d+", out, re.M))
+            skips = len(re.findall(r"^ok \d+.*# ?SKIP", out, re.M | re.I))
+            not_oks = len(re.findall(r"^not ok \d+", out, re.M))
+            result = test.get("result")
+            if result == "SKIP":
+                skipped += 1
+                continue
+            passed += oks - skips
+            skipped += skips
+            failed += not_oks
+            if result not in ("OK", "EXPECTEDFAIL") and not_oks == 0:
+                failed += 1  # crashed, timed out or bailed out before a case failed
+            elif oks + not_oks == 0:
+                passed += 1
+
+if reports:
+    for name in sorted(os.listdir(reports)):
+        failed += 1
+        print("sanitizer report %s:" % name)
+        with open(os.path.join(reports, name), errors="replace") as f:
+            print(f.read())
+
 summary = "%d passed, %d failed" % (passed, failed)
 if skipped:
     summary += ", %d skipped" % skipped

@@ -1,6 +1,9 @@
 #!/bin/sh
-# Builds ipcfs if needed and runs the whole test suite. The last line
-# reads "N passed, N failed", counting each test case.
+# Builds ipcfs if needed and runs the whole test suite twice: as built,
+# then built with AddressSanitizer and UndefinedBehaviorSanitizer, where
+# any report fails the run. The last line reads "N passed, N failed",
+# counting each test case of both runs and each sanitizer report.
+#   IPCFS_SANITIZE=0 sh scripts/test.sh    the first run only
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 sh "$top/scripts/setup.sh" || exit 1
@@ -8,6 +11,25 @@ sh "$top/scripts/setup.sh" || exit 1
 # (RLIMIT_MSGQUEUE), which parallel runs could spend between them.
 meson test -C "$top/build" --num-processes 1 --print-errorlogs "$@"
 status=$?
-python3 "$top/scripts/count-tests.py" "$top/build/meson-logs/testlog.json"
+logs="$top/build/meson-logs/testlog.json"
+
+if [ "${IPCFS_SANITIZE:-1}" != 0 ]; then
+	san="$top/build-sanitize"
+	if [ ! -f "$san/build.ninja" ]; then
+		(cd "$top" && meson setup "$san" -Db_sanitize=address,undefined -Db_lundef=false \
+			>/dev/null) || exit 1
+	fi
+	ninja -C "$san" >/dev/null || exit 1
+	reports=$(mktemp -d /tmp/ipcfs-sanitizer.XXXXXX)
+	# Every report, leaks at exit included, lands in a file of its own.
+	# handle_sigbus=0: the daemon catches SIGBUS itself (ipc/guard.c).
+	ASAN_OPTIONS="log_path=$reports/report:handle_sigbus=0:detect_leaks=1" \
+	UBSAN_OPTIONS="log_path=$reports/report:print_stacktrace=1:halt_on_error=1" \
+		meson test -C "$san" --num-processes 1 --print-errorlogs "$@" || status=1
+	logs="$logs $san/meson-logs/testlog.json --reports $reports"
+fi
+
+python3 "$top/scripts/count-tests.py" $logs
 counted=$?
+[ -n "${reports:-}" ] && rm -rf "$reports"
 [ "$status" -eq 0 ] && [ "$counted" -eq 0 ]

@@ -66,9 +66,12 @@ static int cmd_receive(int argc, char **argv, int blocking)
 	char *buf = malloc(a.mq_msgsize);
 	unsigned prio;
 	ssize_t n = mq_receive(q, buf, a.mq_msgsize, &prio);
-	if (n < 0)
+	if (n < 0) {
+		free(buf);
 		return fail("mq_receive");
+	}
 	fwrite(buf, 1, n, stdout);
+	free(buf);
 	mq_close(q);
 	return 0;
 }

@@ -57,6 +57,52 @@ else
 	ok "# SKIP no java"
 fi
 
+# Node.js has no mmap in its core: fs.readSync and fs.writeSync at a
+# position. The test writes an int straight into /dev/shm for it to read,
+# and finds its greeting there; then a Python process holding a mapping of
+# /dev/shm stores an int and sees the greeting land in its mapping.
+if command -v node >/dev/null; then
+	NODE=(timeout 30 node "$EXAMPLES_DIR/shm_file.js" "$MNT" "${P}node")
+	touch "$S/${P}node"
+	printf '\x12\x34\x56\x78' | dd of="/dev/shm/${P}node" bs=1 seek=1024 conv=notrunc status=none
+	t_eq "Node example: reads at 1024 through the mount the int written to /dev/shm" \
+		"int at 1024: 305419896" "$("${NODE[@]}")"
+	t_eq "Node example: its write at 0 through the mount is in /dev/shm" \
+		"hello from node" "$(text "/dev/shm/${P}node" 15)"
+	t_eq "Node example: ftruncate extended the file to 4096 bytes" \
+		"4096" "$(stat -c %s "/dev/shm/${P}node")"
+	t_eq "Node example: the int is left as it was" "12345678" "$(hex "/dev/shm/${P}node" 1024 4)"
+	t_eq "Node example: a mapping of /dev/shm held across its run sees its bytes both ways" \
+		"$(printf 'int at 1024: -2023406815\nhello from node')" \
+		"$(/usr/bin/python3 - "/dev/shm/${P}node" "${NODE[@]}" <<'EOF'
+import mmap, subprocess, sys
+with open(sys.argv[1], "r+b") as f, mmap.mmap(f.fileno(), 4096) as segment:
+    segment[0:15] = bytes(15)
+    segment[1024:1028] = bytes.fromhex("87654321")
+    print(subprocess.run(sys.argv[2:], stdout=subprocess.PIPE, text=True).stdout, end="")
+    print(segment[0:15].decode())
+EOF
+)"
+	rm "$S/${P}node"
+else
+	ok "# SKIP no node"
+fi
+
+# The shell has no mmap either: dd at an offset, od back (shm_shell.sh).
+SH=$S/${P}sh
+t_eq "shell example: creates the segment, writes at 100, prints the bytes there" \
+	"$(printf 'hello from sh' | od -An -v -tx1)" "$(sh "$EXAMPLES_DIR/shm_shell.sh" "$SH" 100 'hello from sh')"
+t_eq "shell example: the bytes are in /dev/shm at 100" "68656c6c6f2066726f6d207368" \
+	"$(hex "/dev/shm/${P}sh" 100 13)"
+t_eq "shell example: the bytes around them are zeros" "0000" \
+	"$(hex "/dev/shm/${P}sh" 99 1)$(hex "/dev/shm/${P}sh" 113 1)"
+t_eq "shell example: the segment is 4096 bytes" "4096" "$(stat -c %s "/dev/shm/${P}sh")"
+t_eq "shell example: on the existing segment writes at 0, leaving the rest" \
+	"$(printf 'HI' | od -An -v -tx1)|484968656c6c" \
+	"$(sh "$EXAMPLES_DIR/shm_shell.sh" "$SH" 0 'HI')|$(hex "/dev/shm/${P}sh" 0 2)$(hex "/dev/shm/${P}sh" 100 4)"
+t_eq "... and the size alone" "4096" "$(stat -c %s "/dev/shm/${P}sh")"
+rm "$SH"
+
 # dd: whole files, then blocks in the middle, each way.
 DD=$S/${P}dd
 dd if=/dev/urandom of="$DD" bs=64k count=16 status=none
