@@ -119,6 +119,22 @@ static void open_passthrough(fuse_req_t req, struct open_file *f, struct fuse_fi
 	}
 }
 
+/* Grows the size the kernel knows for the inode to WAITING_WRITE_ROOM,
+ * before the open is answered, so that the writes through this file run
+ * side by side with others from the first. Lookups and getattrs then say
+ * the same while the node is open for writing (size_to_show). */
+static void announce_write_room(fuse_req_t req, struct node *n)
+{
+	const struct fs_config *config = fuse_req_userdata(req);
+	char zero = 0;
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(1);
+	buf.buf[0].mem = &zero;
+	int r = fuse_lowlevel_notify_store(config->se, n->ino, WAITING_WRITE_ROOM - 1, &buf, 0);
+	if (r < 0)
+		g_debug("inode %" G_GUINT64_FORMAT ": size not grown: %s", (guint64)n->ino,
+			g_strerror(-r));
+}
+
 /* A node kept by an open file whose object was removed must not open a
  * new object that took the name since: the kernel checked the old one's
  * owner and mode. */
@@ -158,7 +174,8 @@ int file_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 	node_file_opened(n, h);
 	if (n->kind->waits && (fi->flags & O_ACCMODE) != O_RDONLY) {
 		f->counted_writer = true;
-		n->open_writers++;
+		if (n->open_writers++ == 0)
+			announce_write_room(req, n);
 	}
 	fi->fh = (uintptr_t)f;
 	g_hash_table_add(open_files, f);

@@ -114,7 +114,16 @@ extern const struct ipc_kind status_kind;
 struct fs_config {
 	bool no_passthrough;
 	int fuse_fd; /* set once mounted */
+	struct fuse_session *se;
 };
+/* The kernel lets writes to one inode run side by side only inside its
+ * size; otherwise each holds the inode's lock for as long as it is
+ * unanswered, and a write that waits (for room in a queue, for a
+ * semaphore's token) would hold up every other write to that inode, even
+ * the post it waits for. While a file of a kind whose writes wait is open
+ * for writing, its inode's size is at least this: more than one write
+ * can carry. */
+#define WAITING_WRITE_ROOM (1 << 20)
 extern const struct fuse_lowlevel_ops ipcfs_ops;
 /* The node and attributes of name in dir; for an object, one more lookup
  * counted, as a reply_entry needs. */

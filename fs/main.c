@@ -196,6 +196,7 @@ static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opt
 	struct fuse_session *se = fuse_session_new(args, &ipcfs_ops, sizeof(ipcfs_ops), config);
 	if (!se)
 		return 1;
+	config->se = se;
 	if (ipc_kinds_setup() < 0) {
 		fuse_session_destroy(se);
 		return 1;

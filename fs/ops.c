@@ -40,17 +40,11 @@ static void dir_attr(const struct node *n, struct stat *st)
 	st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec = mount_time;
 }
 
-/* The kernel lets writes to one inode run side by side only where they
- * stay inside its size; otherwise each holds the inode's lock for as long
- * as it is unanswered, and a write that waits (for room in a queue, for a
- * semaphore's token) would hold up every other write to that inode, even
- * the post it waits for. Files whose writes may wait report at least this
- * size, which is more than one write can carry. */
-#define WAITING_WRITE_ROOM (1 << 20)
-
+/* The object's own size, unless the node is open for writes that may
+ * wait: see WAITING_WRITE_ROOM. */
 static off_t size_to_show(const struct node *n, const struct ipc_attr *a)
 {
-	return n->kind->waits ? MAX(a->size, WAITING_WRITE_ROOM) : a->size;
+	return n->kind->waits && n->open_writers > 0 ? MAX(a->size, WAITING_WRITE_ROOM) : a->size;
 }
 
 static void attr_to_stat(const struct node *n, const struct ipc_attr *a, struct stat *st)
@@ -322,13 +316,13 @@ static int create_object(fuse_req_t req, struct node *dir, const char *name, mod
 	if (r < 0)
 		return r;
 	struct node *n = node_lookup_object(dir, name, a.id);
-	attr_to_stat(n, &a, st);
 	if (fi)
 		r = file_open(req, n, fi);
 	if (r < 0) {
 		node_forget(n, 1);
 		return r;
 	}
+	attr_to_stat(n, &a, st); /* after the open: the size depends on it */
 	*out = n;
 	return 0;
 }

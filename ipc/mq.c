@@ -142,11 +142,31 @@ static int mq_list(GPtrArray *names)
 }
 
 /* The size of a queue's file in the mqueue file system is a constant. */
+/* The bytes a queue holds: the QSIZE of the status line that reading
+ * its file in the mqueue file system gives. */
+static off_t queued_bytes(int fd)
+{
+	char text[128];
+	ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+	long qsize = 0;
+	if (n > 0) {
+		text[n] = '\0';
+		sscanf(text, "QSIZE:%ld", &qsize);
+	}
+	return qsize;
+}
+
+/* A queue's size is the bytes it holds. */
 static int mq_stat(const char *name, struct ipc_attr *attr)
 {
 	int r = ipc_dir_attr(&queues, name, attr);
-	attr->size = 0;
-	return r;
+	if (r < 0)
+		return r;
+	int fd = openat(queues.fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	attr->size = fd >= 0 ? queued_bytes(fd) : 0;
+	if (fd >= 0)
+		close(fd);
+	return 0;
 }
 
 static long read_proc_long(const char *path, long fallback)
@@ -326,7 +346,7 @@ static int mq_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
 	if (fstat(h->mqd, &st) < 0)
 		return -errno;
 	ipc_attr_from_stat(&st, attr);
-	attr->size = 0;
+	attr->size = queued_bytes(h->mqd);
 	return 0;
 }
 

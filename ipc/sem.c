@@ -105,14 +105,6 @@ static int sem_list(GPtrArray *names)
 	return ipc_dir_list(&semaphores, names);
 }
 
-/* A semaphore's size says nothing useful: 0. */
-static int sem_stat(const char *name, struct ipc_attr *attr)
-{
-	int r = ipc_dir_attr(&semaphores, name, attr);
-	attr->size = 0;
-	return r;
-}
-
 static int sem_create(const char *name, mode_t mode, const struct ipc_caller *who)
 {
 	int r = check_sem_name(name);
@@ -190,6 +182,38 @@ static int sem_do(sem_t *sem, enum sem_op op, int *value)
 	if (value)
 		*value = c.value;
 	return r;
+}
+
+/* A semaphore's value, read through a mapping of fd; 0 where the file
+ * can't hold a semaphore. */
+static off_t value_of_file(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(sem_t))
+		return 0;
+	sem_t *sem = mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (sem == MAP_FAILED)
+		return 0;
+	int value = 0;
+	struct sem_call c = { sem, OP_VALUE, 0 };
+	if (ipc_guard_call(sem_call_unguarded, &c) == 0)
+		value = c.value;
+	munmap(sem, sizeof(sem_t));
+	return value;
+}
+
+/* A semaphore's size is its value, as ls -l shows it. */
+static int sem_stat(const char *name, struct ipc_attr *attr)
+{
+	int r = ipc_dir_attr(&semaphores, name, attr);
+	if (r < 0)
+		return r;
+	g_autofree char *file = ipc_dir_file(&semaphores, name);
+	int fd = openat(semaphores.fd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	attr->size = fd >= 0 ? value_of_file(fd) : 0;
+	if (fd >= 0)
+		close(fd);
+	return 0;
 }
 
 /* Keeps the eventfd readable exactly while the thread holds tokens, so
@@ -485,7 +509,8 @@ static int sem_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
 	if (fstat(h->obj->fd, &st) < 0)
 		return -errno;
 	ipc_attr_from_stat(&st, attr);
-	attr->size = 0;
+	int value = 0;
+	attr->size = sem_do(h->obj->sem, OP_VALUE, &value) == 0 ? value : 0;
 	return 0;
 }
 

@@ -385,12 +385,11 @@ static int msg_poll(struct ipc_handle *h, short *revents)
 	bool readable;
 	if (ipc_leftover_any(&h->rest) || h->empty_taken) {
 		readable = true;
-	} else if (h->watching) {
-		readable = ipc_blocking_done(h->watch->call, &r);
-		h->watching = !readable;
-		if (readable)
-			readable = readable_after(h, r, h->watch->msg);
+	} else if (h->watching && ipc_blocking_done(h->watch->call, &r)) {
+		h->watching = false;
+		readable = readable_after(h, r, h->watch->msg);
 	} else {
+		/* Also while the thread waits: it may not have woken yet. */
 		struct message m;
 		ssize_t n = msgrcv(h->id, &m, 0, h->receive_type, h->receive_flags | IPC_NOWAIT);
 		readable = readable_after(h, n < 0 ? call_errno() : n, &m);

@@ -66,6 +66,7 @@ static int sem_stat(int id_or_index, bool by_index, struct sysv_stat *st)
 			.uid = ds.sem_perm.uid,
 			.gid = ds.sem_perm.gid,
 			.mode = ds.sem_perm.mode & 0777,
+			.size = ds.sem_nsems, /* ls -l shows how many semaphores */
 			.atime = { ds.sem_otime, 0 },
 			.mtime = { ds.sem_otime, 0 },
 			.ctime = { ds.sem_ctime, 0 },

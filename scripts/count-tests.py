@@ -21,6 +21,8 @@ if "--reports" in args:
 for path in args:
     with open(path) as log:
         for line in log:
+            if not line.strip():
+                continue
             test = json.loads(line)
             out = test.get("stdout") or ""
             oks = len(re.findall(r"^ok \d+", out, re.M))

@@ -179,7 +179,7 @@ t_eq "getfattr -d lists exactly the documented names" \
 t_eq "... with the values ipcs shows" "2 1 $(cat /proc/sys/kernel/msgmnb)" \
 	"$(xattr "$Q" user.msg.cbytes) $(xattr "$Q" user.msg.qnum) $(xattr "$Q" user.msg.qbytes)"
 t_eq "dd of KEY@5 reads the type-5 message" "x" "$(read1 "$Q@5")"
-t_eq "stat: size 1048576, as in mq/" "1048576" "$(stat -c %s "$Q")"
+t_eq "stat: size is the bytes queued (cbytes)" "$(xattr "$Q" user.msg.cbytes)" "$(stat -c %s "$Q")"
 
 echo t5 > "$Q@5"
 echo t3 > "$Q@3"

@@ -570,7 +570,7 @@ def test_stat_size_and_times():
         path = m.sysv("msg", 1)
         st = os.stat(path)
         row = proc_row(ident)
-        assert st.st_size == 1 << 20
+        assert st.st_size == 0  # the bytes queued
         # Never sent to nor received from: both times are the last change.
         assert (st.st_mtime_ns, st.st_atime_ns, st.st_ctime_ns) == (row["ctime"] * 10**9,) * 3
         SysV.msgsnd(ident, b"x" * 100)
@@ -579,7 +579,15 @@ def test_stat_size_and_times():
         row = proc_row(ident)
         st = os.stat(path)
         assert (st.st_mtime_ns, st.st_atime_ns, st.st_ctime_ns, st.st_size) == \
-            (row["stime"] * 10**9, row["rtime"] * 10**9, row["ctime"] * 10**9, 1 << 20)
+            (row["stime"] * 10**9, row["rtime"] * 10**9, row["ctime"] * 10**9, 10)
+        # Open for writing, the file shows 1 MiB (README: writes that wait).
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            assert os.fstat(fd).st_size == 1 << 20
+            assert os.stat(path).st_size == 10  # a new lookup: the object's own
+        finally:
+            os.close(fd)
+        assert os.stat(path).st_size == 10
 
 
 # Reading and writing ------------------------------------------------------------------

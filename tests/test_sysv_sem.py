@@ -258,7 +258,7 @@ def case_create_takes_nsems_from_the_directory_xattr(m):
     assert os.getxattr(path, "user.sysv.key") == b"0x%08x" % m.key(1)
     assert os.listxattr(path) == ["user.sysv.id", "user.sysv.key", "user.sem.nsems"]
     st = os.stat(path)
-    assert (oct(st.st_mode), st.st_uid, st.st_gid, st.st_size) == ("0o100600", 0, 0, 1 << 20)
+    assert (oct(st.st_mode), st.st_uid, st.st_gid, st.st_size) == ("0o100600", 0, 0, 3)  # nsems
     expect_errno(errno.EEXIST, os.open, path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     # The setting stays for later creates, until it is removed.
     assert ipcs_info(create(m.sysv("sem", 2)))[0] == 3
@@ -350,7 +350,7 @@ def case_stat_shows_the_last_semop(m):
     make_set(m, 1, [0, 0])
     path = m.sysv("sem", 1)
     st = os.stat(path)
-    assert (st.st_size, st.st_uid, st.st_gid, oct(st.st_mode)) == (1 << 20, 0, 0, "0o100600")
+    assert (st.st_size, st.st_uid, st.st_gid, oct(st.st_mode)) == (2, 0, 0, "0o100600")
     assert st.st_atime == st.st_mtime == st.st_ctime  # no semop yet: its ctime
     time.sleep(1.1)
     assert write(path, b"1+1") == 3
