@@ -5,7 +5,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-packages="gcc meson ninja-build pkg-config libglib2.0-dev fuse3 attr util-linux python3"
+packages="gcc meson ninja-build pkg-config libglib2.0-dev fuse3 attr util-linux python3 groff-base"
 missing=""
 for p in $packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
