@@ -112,7 +112,8 @@ void dirs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		if (ops_lookup(dir, name, &n, &e.attr) < 0)
 			continue;
 		e.ino = n->ino;
-		e.attr_timeout = e.entry_timeout = node_cache_seconds(n);
+		e.attr_timeout = node_attr_seconds(n);
+		e.entry_timeout = node_entry_seconds(n);
 		size_t len = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, i + 1);
 		if (len > size - used) {
 			node_forget(n, 1); /* not sent: not counted */

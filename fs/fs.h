@@ -35,11 +35,14 @@ struct node *node_subdir(struct node *dir, const char *name);
 /* A file fixed in the tree (the root's "status"), or NULL. */
 struct node *node_fixed_file(struct node *dir, const char *name);
 bool node_is_kind_dir(const struct node *n);
-/* How long the kernel may keep a node's entry and attributes: objects
- * not at all, so what other programs do shows at once; the directories,
- * fixed from start to unmount, for a day, which spares every path walk
- * a lookup and a getattr per directory. */
-double node_cache_seconds(const struct node *n);
+/* How long the kernel may keep a node's name (entry) and attributes:
+ * objects not at all, so what other programs do shows at once. The
+ * directories, fixed from start to unmount, keep their names for a day,
+ * which spares every path walk a lookup per directory, and their
+ * attributes for a second: a stat of the mount point then still finds
+ * out within a second that the daemon has died (ENOTCONN). */
+double node_entry_seconds(const struct node *n);
+double node_attr_seconds(const struct node *n);
 /* The object node for name below dir, made if new, if the name now holds
  * another object than its node knew, or if the node is open for a write
  * that may wait; one more lookup counted. */

@@ -93,9 +93,14 @@ struct node *node_subdir(struct node *dir, const char *name)
 	return dir->subdirs ? g_hash_table_lookup(dir->subdirs, name) : NULL;
 }
 
-double node_cache_seconds(const struct node *n)
+double node_entry_seconds(const struct node *n)
 {
 	return n->is_dir ? 24 * 3600.0 : 0;
+}
+
+double node_attr_seconds(const struct node *n)
+{
+	return n->is_dir ? 1.0 : 0;
 }
 
 bool node_is_kind_dir(const struct node *n)

@@ -96,8 +96,8 @@ static int reply_entry_for(fuse_req_t req, struct node *n, const struct stat *st
 		.ino = n->ino,
 		.generation = 1,
 		.attr = *st,
-		.attr_timeout = node_cache_seconds(n),
-		.entry_timeout = node_cache_seconds(n),
+		.attr_timeout = node_attr_seconds(n),
+		.entry_timeout = node_entry_seconds(n),
 	};
 	return fuse_reply_entry(req, &e);
 }
@@ -194,7 +194,7 @@ static void ipcfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, node_cache_seconds(n));
+		fuse_reply_attr(req, &st, node_attr_seconds(n));
 }
 
 static struct timespec time_to_set(const struct timespec *given, int to_set, int set_bit, int now_bit)
@@ -256,7 +256,7 @@ static void ipcfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, node_cache_seconds(n));
+		fuse_reply_attr(req, &st, node_attr_seconds(n));
 }
 
 static void ipcfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
