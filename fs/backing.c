@@ -102,9 +102,14 @@ void backing_put(fuse_req_t req, struct node *n)
 }
 
 /* The name is gone: open files keep their own reference to the file. */
+/* The name is gone. An id that open files use stays until the last of
+ * them is released: an open whose reply names it may not have reached the
+ * kernel yet, and closing the id under it fails that open with EIO. The
+ * open files pin the object anyway. */
 void backing_drop(fuse_req_t req, struct node *n)
 {
-	backing_close(req, n);
+	if (n->backing_refs == 0)
+		backing_close(req, n);
 }
 
 void backing_describe(GString *out)

@@ -311,8 +311,10 @@ static int create_object(fuse_req_t req, struct node *dir, const char *name, mod
 		return r;
 	struct ipc_attr a;
 	r = dir->kind->stat(name, &a);
-	if (r == 0 && existed)
-		r = may_open(req, &a, fi->flags); /* the kernel checked nothing */
+	/* The kernel checked nothing for an object that was there already, or
+	 * that took the name from the one just made, removed meanwhile. */
+	if (r == 0 && fi && (existed || a.uid != who.uid))
+		r = may_open(req, &a, fi->flags);
 	if (r < 0)
 		return r;
 	struct node *n = node_lookup_object(dir, name, a.id);

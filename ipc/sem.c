@@ -105,22 +105,41 @@ static int sem_list(GPtrArray *names)
 	return ipc_dir_list(&semaphores, names);
 }
 
+/* A new semaphore file, as glibc's sem_open makes one, but given to its
+ * owner before it has a name: made unnamed (O_TMPFILE), initialized,
+ * chowned through its descriptor, then linked in, which fails with EEXIST
+ * if the name is taken. Chowning by name afterwards could give away an
+ * object that took the name meanwhile. */
+static int new_semaphore_file(const char *file, mode_t mode, const struct ipc_caller *who)
+{
+	int fd = openat(semaphores.fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 0777);
+	if (fd < 0)
+		return -errno;
+	int r = ftruncate(fd, sizeof(sem_t)) < 0 ? -errno : 0;
+	sem_t *sem = r == 0 ? mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) :
+			      MAP_FAILED;
+	if (r == 0 && sem == MAP_FAILED)
+		r = -errno;
+	if (r == 0) {
+		sem_init(sem, 1, 0);
+		munmap(sem, sizeof(sem_t));
+	}
+	if (r == 0 && fchown(fd, who->uid, who->gid) < 0)
+		r = -errno;
+	g_autofree char *proc = g_strdup_printf("/proc/self/fd/%d", fd);
+	if (r == 0 && linkat(AT_FDCWD, proc, semaphores.fd, file, AT_SYMLINK_FOLLOW) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 static int sem_create(const char *name, mode_t mode, const struct ipc_caller *who)
 {
 	int r = check_sem_name(name);
 	if (r < 0)
 		return r;
-	g_autofree char *path = g_strconcat("/", name, NULL);
-	sem_t *sem = sem_open(path, O_CREAT | O_EXCL, mode & 07777, 0);
-	if (sem == SEM_FAILED)
-		return -errno;
-	sem_close(sem);
 	g_autofree char *file = ipc_dir_file(&semaphores, name);
-	if (fchownat(semaphores.fd, file, who->uid, who->gid, AT_SYMLINK_NOFOLLOW) < 0) {
-		r = -errno;
-		sem_unlink(path);
-	}
-	return r;
+	return new_semaphore_file(file, mode, who);
 }
 
 static int sem_remove(const char *name)
