@@ -288,6 +288,11 @@ int sysv_dir_removexattr(const struct sysv_kind *k, const struct ipc_caller *who
 	return 0;
 }
 
+long sysv_call_errno(void)
+{
+	return errno == EINVAL ? -EIDRM : -errno;
+}
+
 int sysv_setup(void)
 {
 	ipc_blocking_setup();

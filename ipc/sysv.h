@@ -60,6 +60,10 @@ int sysv_dir_getxattr(const struct sysv_kind *k, const struct ipc_caller *who,
 int sysv_dir_setxattr(const struct sysv_kind *k, const struct ipc_caller *who,
 		      const char *attr, const char *value);
 int sysv_dir_removexattr(const struct sysv_kind *k, const struct ipc_caller *who, const char *attr);
+/* -errno of a failed System V call on an id, where EINVAL can only mean
+ * the id no longer names an object: EIDRM, "identifier removed". */
+long sysv_call_errno(void);
+
 /* Each kind's setup and teardown: the pool of waiting calls, the
  * callers' settings. Run more than once, they do nothing more. */
 int sysv_setup(void);

@@ -192,19 +192,14 @@ static int msg_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
 	return sysv_stat_id(&msg_sysv, h->id, attr);
 }
 
-/* The queue's id no longer names it: it was removed. */
-static long call_errno(void)
-{
-	return errno == EINVAL ? -EIDRM : -errno;
-}
 
 static long run_wait(void *data)
 {
 	struct msg_wait *w = data;
 	if (w->is_write)
-		return msgsnd(w->id, w->msg, w->size, w->flags) < 0 ? call_errno() : (long)w->size;
+		return msgsnd(w->id, w->msg, w->size, w->flags) < 0 ? sysv_call_errno() : (long)w->size;
 	ssize_t n = msgrcv(w->id, w->msg, w->size, w->type, w->flags);
-	return n < 0 ? call_errno() : n;
+	return n < 0 ? sysv_call_errno() : n;
 }
 
 static void wait_free(struct msg_wait *w)
@@ -261,17 +256,25 @@ static ssize_t try_or_wait(struct msg_wait *w, struct ipc_progress *progress)
 	return n;
 }
 
+/* A message longer than msgmax and the queue's size allow now: they were
+ * lowered after it was sent. Doubles the buffer, up to RECEIVE_MAX. */
+static bool grow_receive_buffer(struct msg_wait *w)
+{
+	if (w->size >= RECEIVE_MAX)
+		return false;
+	w->size = MIN(w->size * 2, RECEIVE_MAX);
+	w->msg = g_realloc(w->msg, sizeof(struct message) + w->size);
+	return true;
+}
+
 static ssize_t receive(struct ipc_handle *h, void *buf, size_t len, struct ipc_progress *progress)
 {
 	struct msg_wait *w = wait_new(h->id, false, h->size);
 	w->type = h->receive_type;
 	w->flags = h->receive_flags;
 	ssize_t n;
-	while ((n = try_or_wait(w, progress)) == -E2BIG && w->size < RECEIVE_MAX) {
-		/* Limits were lowered after the message was sent: grow. */
-		w->size = MIN(w->size * 2, RECEIVE_MAX);
-		w->msg = g_realloc(w->msg, sizeof(struct message) + w->size);
-	}
+	while ((n = try_or_wait(w, progress)) == -E2BIG && grow_receive_buffer(w))
+		;
 	if (n == -EAGAIN && progress->state)
 		return n;
 	n = n < 0 ? n : deliver(h, w, n, buf, len);
@@ -287,9 +290,7 @@ static ssize_t finish_wait(struct ipc_handle *h, void *buf, size_t len,
 	long n;
 	if (!ipc_blocking_done(w->call, &n))
 		return -EAGAIN;
-	if (n == -E2BIG && !w->is_write && w->size < RECEIVE_MAX) {
-		w->size = MIN(w->size * 2, RECEIVE_MAX);
-		w->msg = g_realloc(w->msg, sizeof(struct message) + w->size);
+	if (n == -E2BIG && !w->is_write && grow_receive_buffer(w)) {
 		ipc_blocking_start(w->call);
 		return -EAGAIN;
 	}
@@ -392,7 +393,7 @@ static int msg_poll(struct ipc_handle *h, short *revents)
 		/* Also while the thread waits: it may not have woken yet. */
 		struct message m;
 		ssize_t n = msgrcv(h->id, &m, 0, h->receive_type, h->receive_flags | IPC_NOWAIT);
-		readable = readable_after(h, n < 0 ? call_errno() : n, &m);
+		readable = readable_after(h, n < 0 ? sysv_call_errno() : n, &m);
 	}
 	if (readable)
 		*revents |= POLLIN;

@@ -142,20 +142,15 @@ static int sem_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
 	return sysv_stat_id(&sem_sysv, h->id, attr);
 }
 
-/* The set's id no longer names it: it was removed. */
-static long call_errno(void)
-{
-	return errno == EINVAL ? -EIDRM : -errno;
-}
 
 static int read_values(struct ipc_handle *h)
 {
 	struct semid_ds ds;
 	if (semctl(h->id, 0, IPC_STAT, (union semun){ .buf = &ds }) < 0)
-		return call_errno();
+		return sysv_call_errno();
 	g_autofree unsigned short *values = g_new0(unsigned short, MAX(ds.sem_nsems, 1));
 	if (semctl(h->id, 0, GETALL, (union semun){ .array = values }) < 0)
-		return call_errno();
+		return sysv_call_errno();
 	g_string_truncate(h->text, 0);
 	for (unsigned long i = 0; i < ds.sem_nsems; i++)
 		g_string_append_printf(h->text, "%u\n", values[i]);
@@ -223,7 +218,7 @@ static int parse_ops(const char *buf, size_t len, GArray *ops)
 static long run_semop(void *data)
 {
 	struct sem_wait *w = data;
-	return semop(w->id, w->ops, w->count) < 0 ? call_errno() : 0;
+	return semop(w->id, w->ops, w->count) < 0 ? sysv_call_errno() : 0;
 }
 
 static void set_nowait(struct sem_wait *w, bool nowait)

@@ -9,6 +9,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -309,6 +310,37 @@ def opened(path, flags):
         yield fd
     finally:
         os.close(fd)
+
+
+def as_user(uid, fn, *args, gid=None, groups=(), umask=None):
+    """fn(*args) run in a forked child as uid, gid (default: uid) and these
+    supplementary groups (default: none), with umask if given. Returns
+    what it returned; raises what it raised."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            try:
+                os.setgroups(list(groups))
+                os.setgid(uid if gid is None else gid)
+                os.setuid(uid)
+                if umask is not None:
+                    os.umask(umask)
+                outcome = (True, fn(*args))
+            except BaseException as e:
+                outcome = (False, e)
+            with os.fdopen(w, "wb") as f:
+                pickle.dump(outcome, f)
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        succeeded, value = pickle.load(f)
+    os.waitpid(pid, 0)
+    if not succeeded:
+        raise value
+    return value
 
 
 def expect_errno(err, fn, *args, **kwargs):

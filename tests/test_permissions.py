@@ -4,10 +4,9 @@ against the real queue's owner and mode (default_permissions). mq/ is 01777
 like /dev/mqueue, so only a queue's owner removes or changes it."""
 import errno
 import os
-import pickle
 import stat
 
-from ipcfs_test import (PosixQueue, create_queue, direct_owner_and_mode, expect_errno, opened,
+from ipcfs_test import (as_user, PosixQueue, create_queue, direct_owner_and_mode, expect_errno, opened,
                         run, watched_mount)
 
 NOBODY = 65534
@@ -15,34 +14,6 @@ OTHER = 65533  # a second unprivileged user; setuid needs no passwd entry
 ROOT_MESSAGE = b"root's message"
 # Small queues: every queue counts against the bytes root may have in queues.
 MOUNT_OPTIONS = "allow_other,mq_maxmsg=10,mq_msgsize=64"
-
-
-def as_user(uid, fn, *args):
-    """fn(*args) run in a forked child as uid:uid with no supplementary
-    groups. Returns what it returned; raises what it raised."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            try:
-                os.setgroups([])
-                os.setgid(uid)
-                os.setuid(uid)
-                outcome = (True, fn(*args))
-            except BaseException as e:
-                outcome = (False, e)
-            with os.fdopen(w, "wb") as f:
-                pickle.dump(outcome, f)
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        succeeded, value = pickle.load(f)
-    os.waitpid(pid, 0)
-    if not succeeded:
-        raise value
-    return value
 
 
 def create_through_mount(path, mode):

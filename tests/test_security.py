@@ -31,7 +31,7 @@ import subprocess
 import tempfile
 import time
 
-from ipcfs_test import (PosixQueue, SysV, direct_owner_and_mode, errno_name, run,
+from ipcfs_test import (as_user as as_any_user, PosixQueue, SysV, direct_owner_and_mode, errno_name, run,
                         watched_mount)
 
 FULL = os.environ.get("IPCFS_TEST_SIZE") == "full"
@@ -85,34 +85,9 @@ def cmmap(length, prot, flags, fd):
     return addr
 
 
-def as_user(uid, fn, *args, gid=None, groups=()):
-    """fn(*args) in a forked child as uid, gid (default: uid) and these
-    supplementary groups, umask 022. Returns what it returned; raises what
-    it raised."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            try:
-                os.setgroups(list(groups))
-                os.setgid(uid if gid is None else gid)
-                os.setuid(uid)
-                os.umask(0o022)
-                outcome = (True, fn(*args))
-            except BaseException as e:
-                outcome = (False, e)
-            with os.fdopen(w, "wb") as f:
-                pickle.dump(outcome, f)
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        succeeded, value = pickle.load(f)
-    os.waitpid(pid, 0)
-    if not succeeded:
-        raise value
-    return value
+def as_user(uid, fn, *args, **kwargs):
+    """as_any_user with umask 022, as a login shell has."""
+    return as_any_user(uid, fn, *args, umask=0o022, **kwargs)
 
 
 def outcome(fn, *args):

@@ -12,7 +12,6 @@ import ctypes
 import errno
 import mmap
 import os
-import pickle
 import resource
 import select
 import signal
@@ -21,7 +20,7 @@ import sys
 import threading
 import time
 
-from ipcfs_test import Mount, SysV, errno_name, expect_errno, run, watched_mount
+from ipcfs_test import Mount, as_user, SysV, errno_name, expect_errno, run, watched_mount
 
 NOBODY = 65534
 SETTLE = 0.3         # seconds for the daemon to act on a message, if it would
@@ -142,34 +141,6 @@ def write_once(path, data, flags=0):
     """One write() of a new open of path; what it returned."""
     with opened(path, os.O_WRONLY | flags) as fd:
         return os.write(fd, data)
-
-
-def as_user(uid, fn, *args):
-    """fn(*args) run in a forked child as uid:uid with no supplementary
-    groups. Returns what it returned; raises what it raised."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            try:
-                os.setgroups([])
-                os.setgid(uid)
-                os.setuid(uid)
-                outcome = (True, fn(*args))
-            except BaseException as e:
-                outcome = (False, e)
-            with os.fdopen(w, "wb") as f:
-                pickle.dump(outcome, f)
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        succeeded, value = pickle.load(f)
-    os.waitpid(pid, 0)
-    if not succeeded:
-        raise value
-    return value
 
 
 def outcome_of(fn, *args):
