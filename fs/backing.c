@@ -2,12 +2,13 @@
  * straight from the object's own file, once the daemon registers that file
  * as a backing file and names its id in the open reply.
  *
- * One backing id per node, shared by its opens, and closed on the last
- * release and when the name is removed: a forgotten backing file would pin
- * a removed object where no lsof can see it. Whether the kernel lets this
+ * One backing id per node and access mode of the descriptor behind it,
+ * shared by the opens that use it, and closed on the last of their
+ * releases. Whether the kernel lets this
  * daemon register backing files at all (it needs CAP_SYS_ADMIN in the
  * initial user namespace) is probed once, right after the mount. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -74,42 +75,38 @@ void backing_probe(int fuse_fd)
 	g_message("passthrough: on: mmap of a file with a backing file maps that file itself");
 }
 
-int backing_get(fuse_req_t req, struct node *n, int fd)
+/* The slot of fd's access mode: a read-only descriptor must never serve
+ * an open for writing, nor a write-only one a read. */
+static int slot_of(int fd)
 {
-	if (mode != MODE_ON)
+	int flags = fcntl(fd, F_GETFL);
+	return flags < 0 ? -1 : flags & O_ACCMODE;
+}
+
+int backing_get(fuse_req_t req, struct node *n, int fd, int *slot)
+{
+	int s = slot_of(fd);
+	if (mode != MODE_ON || s < 0 || s > O_RDWR)
 		return 0;
-	if (n->backing_id == 0) {
+	if (n->backing_id[s] == 0) {
 		int id = fuse_passthrough_open(req, fd);
 		if (id <= 0)
 			return 0;
-		n->backing_id = id;
+		n->backing_id[s] = id;
 	}
-	n->backing_refs++;
-	return n->backing_id;
+	n->backing_refs[s]++;
+	*slot = s;
+	return n->backing_id[s];
 }
 
-static void backing_close(fuse_req_t req, struct node *n)
+/* Closed with the last open that uses it: an id the kernel holds pins the
+ * object's file where no lsof can see it. */
+void backing_put(fuse_req_t req, struct node *n, int slot)
 {
-	if (n->backing_id > 0)
-		fuse_passthrough_close(req, n->backing_id);
-	n->backing_id = 0;
-}
-
-void backing_put(fuse_req_t req, struct node *n)
-{
-	if (n->backing_refs > 0 && --n->backing_refs == 0)
-		backing_close(req, n);
-}
-
-/* The name is gone: open files keep their own reference to the file. */
-/* The name is gone. An id that open files use stays until the last of
- * them is released: an open whose reply names it may not have reached the
- * kernel yet, and closing the id under it fails that open with EIO. The
- * open files pin the object anyway. */
-void backing_drop(fuse_req_t req, struct node *n)
-{
-	if (n->backing_refs == 0)
-		backing_close(req, n);
+	if (n->backing_refs[slot] > 0 && --n->backing_refs[slot] == 0) {
+		fuse_passthrough_close(req, n->backing_id[slot]);
+		n->backing_id[slot] = 0;
+	}
 }
 
 void backing_describe(GString *out)

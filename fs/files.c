@@ -27,7 +27,7 @@ struct open_file {
 	short read_events, write_events; /* what a waiting read or write waits for */
 	bool counted_writer; /* in node->open_writers */
 	short poll_parked; /* events a poll notification waits for */
-	bool passthrough;
+	int backing_slot;  /* the node's backing file it uses, or -1 */
 };
 
 /* One read or write, from its request to its one reply. */
@@ -82,12 +82,12 @@ static void file_close(struct open_file *f, fuse_req_t req)
 		park_drop(f->wait_fd, f, EBADF);
 	if (f->poll_fd >= 0)
 		park_drop(f->poll_fd, f, EBADF);
-	if (f->passthrough && req)
-		backing_put(req, f->node);
+	if (f->backing_slot >= 0 && req)
+		backing_put(req, f->node, f->backing_slot);
 	if (f->counted_writer)
 		f->node->open_writers--;
-	node_file_closed(f->node, f->handle);
 	f->node->kind->close(f->handle);
+	node_file_closed(f->node);
 	g_free(f->wait_key);
 	g_free(f);
 }
@@ -110,10 +110,9 @@ static void open_passthrough(fuse_req_t req, struct open_file *f, struct fuse_fi
 {
 	const struct ipc_kind *k = f->node->kind;
 	int fd = k->backing_fd ? k->backing_fd(f->handle) : -1;
-	int id = fd >= 0 ? backing_get(req, f->node, fd) : 0;
+	int id = fd >= 0 ? backing_get(req, f->node, fd, &f->backing_slot) : 0;
 	if (id > 0) {
 		fi->backing_id = id;
-		f->passthrough = true;
 	} else {
 		fi->direct_io = 1;
 	}
@@ -135,44 +134,31 @@ static void announce_write_room(fuse_req_t req, struct node *n)
 			g_strerror(-r));
 }
 
-/* A node kept by an open file whose object was removed must not open a
- * new object that took the name since: the kernel checked the old one's
- * owner and mode. */
-static int check_opened_object(const struct node *n, struct ipc_handle *h)
+int file_open(fuse_req_t req, struct node *n, struct node_ref *ref, struct fuse_file_info *fi)
 {
-	struct ipc_attr a;
-	if (!n->kind->handle_stat)
-		return 0;
-	int r = n->kind->handle_stat(h, &a);
-	return r < 0 ? r : a.id == n->object_id ? 0 : -ENOENT;
-}
-
-int file_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
-{
+	const struct ipc_kind *k = n->kind;
 	struct ipc_handle *h = NULL;
-	int r = n->kind->open(n->name, fi->flags & ~O_TRUNC, &h);
+	int r = k->open(ref->object, fi->flags & ~O_TRUNC, &h);
 	if (r < 0)
 		return r;
-	r = check_opened_object(n, h);
 	/* Only now: never cut an object the caller was not allowed to open. */
-	if (r == 0 && (fi->flags & O_TRUNC) && n->kind->handle_truncate)
-		r = n->kind->handle_truncate(h, 0);
-	if (r < 0) {
-		n->kind->close(h);
+	if ((fi->flags & O_TRUNC) && k->truncate && (r = k->truncate(ref->object, 0)) < 0) {
+		k->close(h);
 		return r;
 	}
+	node_file_opened(n, ref);
 	struct open_file *f = g_new0(struct open_file, 1);
 	f->node = n;
 	f->handle = h;
 	f->wait_fd = -1;
 	f->poll_fd = -1;
-	f->wait_key = g_strdup_printf("%s/%" G_GUINT64_FORMAT, n->kind->dir, n->object_id);
-	if (n->kind->wait_fd) {
-		f->wait_fd = n->kind->wait_fd(h, false, &f->read_events);
-		n->kind->wait_fd(h, true, &f->write_events);
+	f->backing_slot = -1;
+	f->wait_key = g_strdup_printf("%s/%" G_GUINT64_FORMAT, k->dir, n->object_id);
+	if (k->wait_fd) {
+		f->wait_fd = k->wait_fd(h, false, &f->read_events);
+		k->wait_fd(h, true, &f->write_events);
 	}
-	node_file_opened(n, h);
-	if (n->kind->waits && (fi->flags & O_ACCMODE) != O_RDONLY) {
+	if (k->waits && (fi->flags & O_ACCMODE) != O_RDONLY) {
 		f->counted_writer = true;
 		if (n->open_writers++ == 0)
 			announce_write_room(req, n);
@@ -180,16 +166,16 @@ int file_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 	fi->fh = (uintptr_t)f;
 	g_hash_table_add(open_files, f);
 	fi->noflush = 1;
-	if (n->kind->messages) {
+	if (k->messages) {
 		fi->direct_io = 1;
 		fi->nonseekable = 1;
-	} else if (!n->kind->waits) {
+	} else if (!k->waits) {
 		open_passthrough(req, f, fi);
 	} else {
 		fi->direct_io = 1;
 	}
 	/* Writes that wait must not hold up each other: see size_to_show. */
-	fi->parallel_direct_writes = n->kind->waits;
+	fi->parallel_direct_writes = k->waits;
 	return 0;
 }
 

@@ -21,12 +21,38 @@ struct node {
 	GHashTable *files;    /* directories: name -> struct node, fixed files */
 	bool fixed;           /* a fixed file: never forgotten */
 	uint64_t nlookup;
-	uint64_t object_id;   /* the object the name held when looked up */
-	GPtrArray *open_handles; /* struct ipc_handle of the opens of this node */
+	uint64_t object_id;   /* the identity of the object the node stands for */
+	/* Its attributes as last told to the kernel: what a getattr of a node
+	 * whose object lost its name gets (with nlink 0), as an fstat of an
+	 * O_PATH descriptor of a removed file gets from the kernel. */
+	struct ipc_attr last_attr;
+	/* The reference to that object while files are open on it: theirs,
+	 * whatever becomes of the name. A node the kernel merely caches holds
+	 * none, so that it never keeps a removed object (and its memory)
+	 * alive; each request on it takes a reference of its own. */
+	struct ipc_object *object;
+	unsigned open_files;
 	unsigned open_writers; /* opens for writing, of a kind whose writes wait */
-	int backing_id;       /* passthrough backing file, 0: none */
-	unsigned backing_refs;
+	/* Passthrough backing files, one per access mode of the descriptor
+	 * behind it (O_RDONLY, O_WRONLY, O_RDWR), 0: none. */
+	int backing_id[3];
+	unsigned backing_refs[3];
 };
+
+/* A reference to a node's object for one request: the node's own while
+ * files are open on it, else one taken for the request (owned). */
+struct node_ref {
+	struct ipc_object *object;
+	bool owned;
+	bool rebound; /* the node stands for this object only from now on */
+};
+/* What a request may do with a node whose name holds another object now
+ * than the node stood for. A node with no open file stands for nothing
+ * but its name: a request that only looks (getattr) or makes its own
+ * checks (open) takes the new object as the node's; one that changes an
+ * object the kernel checked gets ESTALE, as does any whose name is gone,
+ * and the kernel looks the name up again and retries. */
+enum node_stale { NODE_STRICT, NODE_REBIND, NODE_REBIND_OR_GONE };
 
 struct node *nodes_build_tree(const struct ipc_kind *const *kinds);
 void nodes_free_tree(void);
@@ -47,8 +73,17 @@ double node_attr_seconds(const struct node *n);
  * another object than its node knew, or if the node is open for a write
  * that may wait; one more lookup counted. */
 struct node *node_lookup_object(struct node *dir, const char *name, uint64_t object_id);
-void node_file_opened(struct node *n, struct ipc_handle *h);
-void node_file_closed(struct node *n, struct ipc_handle *h);
+/* The object n stands for, or -ESTALE where its name holds another or
+ * none now (-ENOENT for NODE_LAST_ATTR, whose caller knows the last
+ * attributes): the kernel then looks the name up again and retries, once. A
+ * second ESTALE in a row for one caller (the thread, as the request names
+ * it) and name is answered ENOENT, what a name gone gives, since the
+ * kernel would pass ESTALE on to the caller. */
+int node_object(struct node *n, pid_t caller, enum node_stale stale, struct node_ref *ref);
+void node_ref_done(struct node *n, struct node_ref *ref);
+/* A file opened on ref's object: the node holds it while any is open. */
+void node_file_opened(struct node *n, struct node_ref *ref);
+void node_file_closed(struct node *n);
 void node_forget(struct node *node, uint64_t count);
 
 /* fs/park.c: requests that must wait for a descriptor to become ready. */
@@ -78,7 +113,8 @@ unsigned park_count(void); /* requests parked now */
 /* fs/files.c: open files and their I/O. */
 void files_init(struct fuse_conn_info *conn);
 void files_shutdown(void); /* closes what is still open, as the daemon stops */
-int file_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi);
+/* Opens ref's object, the one n stands for. */
+int file_open(fuse_req_t req, struct node *n, struct node_ref *ref, struct fuse_file_info *fi);
 void file_discard(fuse_req_t req, struct fuse_file_info *fi);
 void files_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void files_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -98,9 +134,10 @@ void dirs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 /* fs/backing.c: FUSE passthrough of objects' own files. */
 void backing_init(struct fuse_conn_info *conn, bool refused);
 void backing_probe(int fuse_fd);
-int backing_get(fuse_req_t req, struct node *n, int fd);
-void backing_put(fuse_req_t req, struct node *n);
-void backing_drop(fuse_req_t req, struct node *n);
+/* The backing id for fd, shared by the opens of n whose descriptor has
+ * fd's access mode; 0: none. */
+int backing_get(fuse_req_t req, struct node *n, int fd, int *slot);
+void backing_put(fuse_req_t req, struct node *n, int slot);
 void backing_describe(GString *out); /* "passthrough: on (why)" */
 
 /* fs/stats.c: requests served and refused, per kind, counted where every

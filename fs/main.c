@@ -222,12 +222,26 @@ static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opt
 	return status;
 }
 
+/* Access is the kernel's to check, against the real objects' owners and
+ * modes that every stat reports. The source names the mount; a comma in
+ * it is escaped, or it would add options of its own. */
+static int add_forced_options(struct fuse_args *args, const char *source)
+{
+	char *opts = strdup("default_permissions,subtype=ipcfs");
+	g_autofree char *fsname = g_strconcat("fsname=", source, NULL);
+	int r = opts ? fuse_opt_add_opt_escaped(&opts, fsname) : -1;
+	g_autofree char *arg = r == 0 ? g_strconcat("-o", opts, NULL) : NULL;
+	if (arg)
+		r = fuse_opt_add_arg(args, arg);
+	free(opts);
+	return r;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = { 0 };
 	struct cmdline c = { .plain_args = g_ptr_array_new_with_free_func(g_free) };
-	g_autofree char *forced = NULL;
 	int status = 1;
 
 	if (fuse_opt_parse(&args, &c, NULL, take_option) < 0 || c.bad_option)
@@ -262,10 +276,8 @@ int main(int argc, char *argv[])
 	g_log_writer_default_set_use_stderr(TRUE);
 	if (opts.debug)
 		g_log_set_debug_enabled(TRUE);
-	/* Access is the kernel's to check, against the real objects' owners
-	 * and modes that every stat reports. */
-	forced = g_strdup_printf("-odefault_permissions,fsname=%s,subtype=ipcfs", source);
-	fuse_opt_add_arg(&args, forced);
+	if (add_forced_options(&args, source) < 0)
+		goto out;
 	raise_fd_limit();
 	block_stop_signals(SIG_BLOCK);
 	status = mount_and_serve(&args, &opts, &c.config);

@@ -3,6 +3,7 @@
  * Directories are fixed at start from the table of kinds. An object's node
  * lives from its first lookup until the kernel forgets it; its inode number
  * stays the same while the kernel holds it, whatever happens to the object. */
+#include <errno.h>
 #include <string.h>
 
 #include "fs.h"
@@ -10,6 +11,22 @@
 static GHashTable *by_ino; /* fuse_ino_t -> struct node */
 static fuse_ino_t next_ino = FUSE_ROOT_ID;
 static struct node *root;
+
+/* The last ESTALE answered to each caller, for a while: caller (a
+ * thread id) -> struct stale. Owned by the thread that serves requests. */
+struct stale {
+	fuse_ino_t parent;
+	char *name;
+	gint64 when;
+};
+static GHashTable *stale_answers;
+#define STALE_RETRY_US (1 * G_USEC_PER_SEC)
+
+static void stale_free(struct stale *s)
+{
+	g_free(s->name);
+	g_free(s);
+}
 
 static struct node *node_new(struct node *parent, const char *name, bool is_dir)
 {
@@ -26,7 +43,8 @@ static struct node *node_new(struct node *parent, const char *name, bool is_dir)
 
 static void node_free(struct node *n)
 {
-	g_clear_pointer(&n->open_handles, g_ptr_array_unref);
+	if (n->object)
+		n->kind->release(n->object);
 	g_clear_pointer(&n->subdirs, g_hash_table_destroy);
 	g_clear_pointer(&n->files, g_hash_table_destroy);
 	g_clear_pointer(&n->objects, g_hash_table_destroy);
@@ -50,7 +68,6 @@ static void fixed_file_make(struct node *dir, const char *name, const struct ipc
 	n->kind = kind;
 	n->fixed = true;
 	n->object_id = 1;
-	n->open_handles = g_ptr_array_new();
 	if (!dir->files)
 		dir->files = g_hash_table_new(g_str_hash, g_str_equal);
 	g_hash_table_insert(dir->files, n->name, n);
@@ -79,6 +96,7 @@ struct node *nodes_build_tree(const struct ipc_kind *const *kinds)
 
 void nodes_free_tree(void)
 {
+	g_clear_pointer(&stale_answers, g_hash_table_destroy);
 	g_clear_pointer(&by_ino, g_hash_table_destroy);
 	root = NULL;
 }
@@ -125,21 +143,85 @@ struct node *node_lookup_object(struct node *dir, const char *name, uint64_t obj
 		n = node_new(dir, name, false);
 		n->kind = dir->kind;
 		n->object_id = object_id;
-		n->open_handles = g_ptr_array_new();
 		g_hash_table_insert(dir->objects, n->name, n);
 	}
 	n->nlookup++;
 	return n;
 }
 
-void node_file_opened(struct node *n, struct ipc_handle *h)
+static gboolean stale_expired(gpointer key, gpointer value, gpointer now)
 {
-	g_ptr_array_add(n->open_handles, h);
+	return *(gint64 *)now - ((struct stale *)value)->when >= STALE_RETRY_US;
 }
 
-void node_file_closed(struct node *n, struct ipc_handle *h)
+static int stale_answer(const struct node *n, pid_t caller)
 {
-	g_ptr_array_remove_fast(n->open_handles, h);
+	gint64 now = g_get_monotonic_time();
+	if (!stale_answers)
+		stale_answers = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+						      (GDestroyNotify)stale_free);
+	if (g_hash_table_size(stale_answers) > 64)
+		g_hash_table_foreach_remove(stale_answers, stale_expired, &now);
+	struct stale *last = g_hash_table_lookup(stale_answers, GINT_TO_POINTER(caller));
+	if (last && last->parent == n->parent->ino && strcmp(last->name, n->name) == 0 &&
+	    now - last->when < STALE_RETRY_US) {
+		g_hash_table_remove(stale_answers, GINT_TO_POINTER(caller));
+		return -ENOENT;
+	}
+	struct stale *s = g_new0(struct stale, 1);
+	*s = (struct stale){ n->parent->ino, g_strdup(n->name), now };
+	g_hash_table_replace(stale_answers, GINT_TO_POINTER(caller), s);
+	return -ESTALE;
+}
+
+int node_object(struct node *n, pid_t caller, enum node_stale stale, struct node_ref *ref)
+{
+	*ref = (struct node_ref){ n->object, false, false };
+	if (n->object)
+		return 0;
+	struct ipc_object *o;
+	int r = n->kind->find(n->name, &o);
+	if (r == -ENOENT && stale == NODE_REBIND_OR_GONE)
+		return r;
+	if (r < 0)
+		return r == -ENOENT ? stale_answer(n, caller) : r;
+	struct ipc_attr a;
+	r = n->kind->stat(o, &a);
+	bool other = r == 0 && a.id != n->object_id;
+	if (other && stale == NODE_STRICT)
+		r = stale_answer(n, caller);
+	if (r < 0) {
+		n->kind->release(o);
+		return r;
+	}
+	if (other)
+		n->object_id = a.id;
+	*ref = (struct node_ref){ o, true, other };
+	return 0;
+}
+
+void node_ref_done(struct node *n, struct node_ref *ref)
+{
+	if (ref->owned)
+		n->kind->release(ref->object);
+	*ref = (struct node_ref){ NULL, false, false };
+}
+
+void node_file_opened(struct node *n, struct node_ref *ref)
+{
+	if (!n->object && ref->owned) {
+		n->object = ref->object;
+		ref->owned = false;
+	}
+	n->open_files++;
+}
+
+void node_file_closed(struct node *n)
+{
+	if (--n->open_files == 0 && n->object) {
+		n->kind->release(n->object);
+		n->object = NULL;
+	}
 }
 
 void node_forget(struct node *n, uint64_t count)

@@ -52,7 +52,7 @@ static void attr_to_stat(const struct node *n, const struct ipc_attr *a, struct 
 	*st = (struct stat){
 		.st_ino = n->ino,
 		.st_mode = S_IFREG | (a->mode & 07777),
-		.st_nlink = 1,
+		.st_nlink = a->nlink,
 		.st_uid = a->uid,
 		.st_gid = a->gid,
 		.st_size = size_to_show(n, a),
@@ -64,30 +64,37 @@ static void attr_to_stat(const struct node *n, const struct ipc_attr *a, struct 
 	};
 }
 
-/* The object by its name, or, where the name is gone or now holds another
- * object, by a descriptor some open of this node still has. */
-static int object_attr(const struct node *n, struct stat *st)
+/* The attributes of the object of ref, which n stands for. */
+static int object_attr(struct node *n, struct node_ref *ref, struct stat *st)
 {
-	const struct ipc_kind *k = n->kind;
 	struct ipc_attr a;
-	int r = k->stat(n->name, &a);
-	bool lost = r == -ENOENT || (r == 0 && a.id != n->object_id);
-	if (lost && n->open_handles->len > 0 && k->handle_stat)
-		r = k->handle_stat(n->open_handles->pdata[0], &a);
-	else if (lost)
-		r = -ENOENT;
-	if (r == 0)
+	int r = n->kind->stat(ref->object, &a);
+	if (r == 0) {
+		n->last_attr = a;
 		attr_to_stat(n, &a, st);
+	}
 	return r;
 }
 
-static int node_attr(const struct node *n, struct stat *st)
+static int node_attr(struct node *n, pid_t caller, struct stat *st)
 {
 	if (n->is_dir) {
 		dir_attr(n, st);
 		return 0;
 	}
-	return object_attr(n, st);
+	struct node_ref ref;
+	int r = node_object(n, caller, NODE_REBIND_OR_GONE, &ref);
+	if (r == 0) {
+		r = object_attr(n, &ref, st);
+	} else if (r == -ENOENT) {
+		/* Its name is gone, and nothing through the mount holds it. */
+		struct ipc_attr a = n->last_attr;
+		a.nlink = 0;
+		attr_to_stat(n, &a, st);
+		r = 0;
+	}
+	node_ref_done(n, &ref);
+	return r;
 }
 
 static int reply_entry_for(fuse_req_t req, struct node *n, const struct stat *st)
@@ -143,15 +150,22 @@ int ops_lookup(struct node *dir, const char *name, struct node **out, struct sta
 		dir_attr(n, st);
 		r = 0;
 	} else if ((n = node_fixed_file(dir, name))) {
-		r = node_attr(n, st);
+		r = node_attr(n, 0, st); /* a fixed file is never stale */
 	} else if (node_is_kind_dir(dir)) {
+		struct ipc_object *o;
 		struct ipc_attr a;
-		r = dir->kind->stat(name, &a);
+		r = dir->kind->find(name, &o);
+		if (r < 0)
+			goto out;
+		r = dir->kind->stat(o, &a);
+		dir->kind->release(o);
 		if (r == 0) {
 			n = node_lookup_object(dir, name, a.id);
+			n->last_attr = a;
 			attr_to_stat(n, &a, st);
 		}
 	}
+out:
 	*out = n;
 	return r;
 }
@@ -188,9 +202,10 @@ static void ipcfs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_
 
 static void ipcfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	/* An open file's node holds the file's object: fi would name the same. */
 	struct node *n = node_get(ino);
 	struct stat st;
-	int r = n ? node_attr(n, &st) : -ENOENT;
+	int r = n ? node_attr(n, fuse_req_ctx(req)->pid, &st) : -ENOENT;
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -206,42 +221,46 @@ static struct timespec time_to_set(const struct timespec *given, int to_set, int
 	return (struct timespec){ .tv_nsec = UTIME_OMIT };
 }
 
-/* Whether the name still holds the object this node stands for: a file
- * kept open after its object was removed must not reach a new object that
- * took the name since. */
-static int check_same_object(const struct node *n)
-{
-	struct ipc_attr a;
-	int r = n->kind->stat(n->name, &a);
-	return r < 0 ? r : a.id == n->object_id ? 0 : -ENOENT;
-}
-
-static int apply_setattr(const struct node *n, const struct stat *attr, int to_set)
+static int apply_setattr(const struct node *n, struct ipc_object *o, const struct stat *attr,
+			 int to_set)
 {
 	const struct ipc_kind *k = n->kind;
 	int r = 0;
 
-	if (n->is_dir)
-		return -EPERM;
-	if (check_same_object(n) < 0)
-		return -ENOENT;
 	if (to_set & FUSE_SET_ATTR_MODE)
-		r = k->chmod ? k->chmod(n->name, attr->st_mode) : -EPERM;
+		r = k->chmod ? k->chmod(o, attr->st_mode) : -EPERM;
 	if (r == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
-		r = k->chown ? k->chown(n->name,
+		r = k->chown ? k->chown(o,
 					to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1,
 					to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1) :
 			       -EPERM;
 	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE))
-		r = k->truncate ? k->truncate(n->name, attr->st_size) : -EINVAL;
+		r = k->truncate ? k->truncate(o, attr->st_size) : -EINVAL;
 	if (r == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 				 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) && k->set_times) {
 		struct timespec times[2] = {
 			time_to_set(&attr->st_atim, to_set, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW),
 			time_to_set(&attr->st_mtim, to_set, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW),
 		};
-		r = k->set_times(n->name, times);
+		r = k->set_times(o, times);
 	}
+	return r;
+}
+
+/* The change, then the attributes after it, of the very object the kernel
+ * checked the caller against. */
+static int set_attr(fuse_req_t req, struct node *n, const struct stat *attr, int to_set,
+		    struct stat *st)
+{
+	if (n->is_dir)
+		return -EPERM;
+	struct node_ref ref;
+	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_STRICT, &ref);
+	if (r == 0)
+		r = apply_setattr(n, ref.object, attr, to_set);
+	if (r == 0)
+		r = object_attr(n, &ref, st);
+	node_ref_done(n, &ref);
 	return r;
 }
 
@@ -250,23 +269,11 @@ static void ipcfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 {
 	struct node *n = node_get(ino);
 	struct stat st;
-	int r = n ? apply_setattr(n, attr, to_set) : -ENOENT;
-	if (r == 0)
-		r = node_attr(n, &st);
+	int r = n ? set_attr(req, n, attr, to_set, &st) : -ENOENT;
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
 		fuse_reply_attr(req, &st, node_attr_seconds(n));
-}
-
-static void ipcfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct node *n = node_get(ino);
-	int r = !n ? -ENOENT : n->is_dir ? -EISDIR : file_open(req, n, fi);
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else if (fuse_reply_open(req, fi) == -ENOENT)
-		file_discard(req, fi);
 }
 
 static bool caller_in_group(fuse_req_t req, gid_t gid)
@@ -297,36 +304,89 @@ static int may_open(fuse_req_t req, const struct ipc_attr *a, int flags)
 	return 0;
 }
 
+static int open_node(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
+{
+	if (n->is_dir)
+		return -EISDIR;
+	struct node_ref ref;
+	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_REBIND, &ref);
+	struct ipc_attr a;
+	/* The kernel checked the object the node stood for until now. */
+	if (r == 0 && ref.rebound && (r = n->kind->stat(ref.object, &a)) == 0)
+		r = may_open(req, &a, fi->flags);
+	if (r == 0)
+		r = file_open(req, n, &ref, fi);
+	node_ref_done(n, &ref);
+	return r;
+}
+
+static void ipcfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct node *n = node_get(ino);
+	int r = n ? open_node(req, n, fi) : -ENOENT;
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if (fuse_reply_open(req, fi) == -ENOENT)
+		file_discard(req, fi);
+}
+
+/* How often a create that found the name taken, but by nothing an open
+ * could take (gone again, or a file that is no object), tries again: a
+ * name held by something else for that long is ENOENT, as before. */
+#define CREATE_TRIES 100
+
+/* A new object named name, or, for an open without O_EXCL, the one that
+ * took the name since the kernel's lookup; *made says which. Another
+ * program may remove and make the name again meanwhile, any number of
+ * times: the create is tried again rather than fail. */
+static int make_or_find(fuse_req_t req, struct node *dir, const char *name, mode_t mode,
+			const struct fuse_file_info *fi, struct ipc_object **out, bool *made)
+{
+	const struct ipc_kind *k = dir->kind;
+	struct ipc_caller who = caller_of(req);
+	for (int i = 0; i < CREATE_TRIES; i++) {
+		int r = k->create ? k->create(name, mode, &who, out) : -EPERM;
+		*made = r == 0;
+		if (r != -EEXIST || !fi || (fi->flags & O_EXCL))
+			return r;
+		r = k->find(name, out);
+		if (r != -ENOENT)
+			return r;
+	}
+	return -ENOENT;
+}
+
 static int create_object(fuse_req_t req, struct node *dir, const char *name, mode_t mode,
 			 struct fuse_file_info *fi, struct node **out, struct stat *st)
 {
 	if (!node_is_kind_dir(dir))
 		return -EPERM;
-	struct ipc_caller who = caller_of(req);
-	int r = dir->kind->create ? dir->kind->create(name, mode, &who) : -EPERM;
-	bool existed = r == -EEXIST && fi && !(fi->flags & O_EXCL);
-	if (existed)
-		r = 0; /* made by someone else since the lookup: open it */
-	if (r < 0)
-		return r;
+	const struct ipc_kind *k = dir->kind;
+	struct node_ref ref = { NULL, true, false };
+	bool made;
 	struct ipc_attr a;
-	r = dir->kind->stat(name, &a);
-	/* The kernel checked nothing for an object that was there already, or
-	 * that took the name from the one just made, removed meanwhile. */
-	if (r == 0 && fi && (existed || a.uid != who.uid))
-		r = may_open(req, &a, fi->flags);
+	int r = make_or_find(req, dir, name, mode, fi, &ref.object, &made);
 	if (r < 0)
 		return r;
-	struct node *n = node_lookup_object(dir, name, a.id);
-	if (fi)
-		r = file_open(req, n, fi);
-	if (r < 0) {
-		node_forget(n, 1);
-		return r;
+	r = k->stat(ref.object, &a);
+	/* The kernel checked nothing for an object that was there already. */
+	if (r == 0 && !made)
+		r = may_open(req, &a, fi->flags);
+	struct node *n = r == 0 ? node_lookup_object(dir, name, a.id) : NULL;
+	if (n && fi)
+		r = file_open(req, n, &ref, fi);
+	if (r == 0 && fi) {
+		r = object_attr(n, &ref, st); /* after the open: the size depends on it */
+	} else if (r == 0) {
+		n->last_attr = a;
+		attr_to_stat(n, &a, st);
 	}
-	attr_to_stat(n, &a, st); /* after the open: the size depends on it */
+	if (r < 0 && n)
+		node_forget(n, 1);
+	if (ref.owned)
+		k->release(ref.object);
 	*out = n;
-	return 0;
+	return r;
 }
 
 static void ipcfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -355,19 +415,32 @@ static void ipcfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 	int r = !dir ? -ENOENT : !S_ISREG(mode) ? -EPERM : create_object(req, dir, name, mode, NULL, &n, &st);
 	if (r < 0)
 		fuse_reply_err(req, -r);
-	else
-		reply_entry_for(req, n, &st);
+	else if (reply_entry_for(req, n, &st) == -ENOENT)
+		node_forget(n, 1); /* the caller went away: the kernel holds nothing */
 }
 
 /* What a sticky directory allows: only root and the object's owner may
- * remove it. */
-static int may_remove(fuse_req_t req, const struct node *dir, const char *name)
+ * remove it. The object checked is the object removed: the name is
+ * removed only if it still holds it. */
+static int remove_object(fuse_req_t req, struct node *dir, const char *name)
 {
+	const struct ipc_kind *k = dir->kind;
+	struct ipc_object *o;
 	struct ipc_attr a;
-	int r = dir->kind->stat(name, &a);
+	int r = k->find(name, &o);
+	if (r < 0)
+		return r;
+	r = k->stat(o, &a);
+	/* The kernel's entry for the name stands for another object: stale. */
+	struct node *n = g_hash_table_lookup(dir->objects, name);
+	if (r == 0 && n && n->object_id != a.id)
+		r = -ESTALE;
 	uid_t caller = fuse_req_ctx(req)->uid;
 	if (r == 0 && caller != 0 && caller != a.uid)
 		r = -EPERM;
+	if (r == 0)
+		r = k->unlink ? k->unlink(o, name) : -EPERM;
+	k->release(o);
 	return r;
 }
 
@@ -384,12 +457,7 @@ static void ipcfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else if (!node_is_kind_dir(dir))
 		r = -ENOENT;
 	else
-		r = may_remove(req, dir, name);
-	if (r == 0)
-		r = dir->kind->unlink ? dir->kind->unlink(name) : -EPERM;
-	struct node *n = r == 0 ? g_hash_table_lookup(dir->objects, name) : NULL;
-	if (n)
-		backing_drop(req, n);
+		r = remove_object(req, dir, name);
 	fuse_reply_err(req, -r);
 }
 
@@ -438,16 +506,19 @@ static void reply_xattr_bytes(fuse_req_t req, size_t size, const char *bytes, si
 		fuse_reply_buf(req, bytes, len);
 }
 
-static int get_xattr(fuse_req_t req, const struct node *n, const char *name, GString *value)
+static int get_xattr(fuse_req_t req, struct node *n, const char *name, GString *value)
 {
 	struct ipc_caller who = caller_of(req);
 	if (node_is_kind_dir(n))
 		return n->kind->dir_getxattr ? n->kind->dir_getxattr(&who, name, value) : -ENODATA;
-	if (n->is_dir)
+	if (n->is_dir || !n->kind->getxattr)
 		return -ENODATA;
-	if (check_same_object(n) < 0)
-		return -ENOENT;
-	return n->kind->getxattr ? n->kind->getxattr(n->name, name, value) : -ENODATA;
+	struct node_ref ref;
+	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_STRICT, &ref);
+	if (r == 0)
+		r = n->kind->getxattr(ref.object, name, value);
+	node_ref_done(n, &ref);
+	return r;
 }
 
 static void ipcfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
@@ -461,15 +532,20 @@ static void ipcfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
 		reply_xattr_bytes(req, size, value->str, value->len);
 }
 
-static int list_xattrs(fuse_req_t req, const struct node *n, GString *out)
+static int list_xattrs(fuse_req_t req, struct node *n, GString *out)
 {
 	struct ipc_caller who = caller_of(req);
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
 	int r = 0;
-	if (node_is_kind_dir(n) && n->kind->dir_listxattr)
+	if (node_is_kind_dir(n) && n->kind->dir_listxattr) {
 		r = n->kind->dir_listxattr(&who, names);
-	else if (!n->is_dir && n->kind->listxattr)
-		r = n->kind->listxattr(n->name, names);
+	} else if (!n->is_dir && n->kind->listxattr) {
+		struct node_ref ref;
+		r = node_object(n, fuse_req_ctx(req)->pid, NODE_STRICT, &ref);
+		if (r == 0)
+			r = n->kind->listxattr(ref.object, names);
+		node_ref_done(n, &ref);
+	}
 	for (guint i = 0; r == 0 && i < names->len; i++)
 		g_string_append_len(out, names->pdata[i], strlen(names->pdata[i]) + 1);
 	return r;
@@ -486,16 +562,19 @@ static void ipcfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		reply_xattr_bytes(req, size, names->str, names->len);
 }
 
-static int set_xattr(fuse_req_t req, const struct node *n, const char *name, const char *value)
+static int set_xattr(fuse_req_t req, struct node *n, const char *name, const char *value)
 {
 	struct ipc_caller who = caller_of(req);
 	if (node_is_kind_dir(n))
 		return n->kind->dir_setxattr ? n->kind->dir_setxattr(&who, name, value) : -ENOTSUP;
-	if (n->is_dir)
+	if (n->is_dir || !n->kind->setxattr)
 		return -ENOTSUP;
-	if (check_same_object(n) < 0)
-		return -ENOENT;
-	return n->kind->setxattr ? n->kind->setxattr(n->name, name, value, &who) : -ENOTSUP;
+	struct node_ref ref;
+	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_STRICT, &ref);
+	if (r == 0)
+		r = n->kind->setxattr(ref.object, name, value, &who);
+	node_ref_done(n, &ref);
+	return r;
 }
 
 static void ipcfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,

@@ -266,8 +266,10 @@ int park_request(fuse_req_t req, const void *owner, const char *key, int fd, sho
 		return -EINVAL;
 	struct waitlist *l = waitlist_for(key);
 	struct watch *w = watch_for(fd, l);
-	if (w->list != l)
+	if (w->list != l) {
+		waitlist_release(l); /* made just now, it would be kept for nothing */
 		return -EINVAL; /* one descriptor belongs to one object */
+	}
 	struct parked *p = g_new0(struct parked, 1);
 	*p = (struct parked){ l, 0, req, owner, fd, events, retry, cancel, data, false };
 	g_queue_push_tail(&l->queue, p);

@@ -12,9 +12,25 @@ struct ipc_handle {
 	GString *text;
 };
 
+/* The one status file: every reference is this. */
+struct ipc_object {
+	int unused;
+};
+static struct ipc_object the_status;
+
 static struct timespec started;
 
-static int status_stat(const char *name, struct ipc_attr *attr)
+static int status_find(const char *name, struct ipc_object **out)
+{
+	*out = &the_status;
+	return 0;
+}
+
+static void status_release(struct ipc_object *o)
+{
+}
+
+static int status_stat(struct ipc_object *o, struct ipc_attr *attr)
 {
 	if (started.tv_sec == 0)
 		clock_gettime(CLOCK_REALTIME, &started);
@@ -23,6 +39,7 @@ static int status_stat(const char *name, struct ipc_attr *attr)
 		.atime = started,
 		.mtime = started,
 		.ctime = started,
+		.nlink = 1,
 		.id = 1,
 	};
 	return 0;
@@ -37,7 +54,7 @@ static GString *status_text(void)
 	return out;
 }
 
-static int status_open(const char *name, int flags, struct ipc_handle **out)
+static int status_open(struct ipc_object *o, int flags, struct ipc_handle **out)
 {
 	if ((flags & O_ACCMODE) != O_RDONLY)
 		return -EACCES; /* even for root */
@@ -66,6 +83,8 @@ static void status_close(struct ipc_handle *h)
 const struct ipc_kind status_kind = {
 	.dir = "",
 	.description = "the mount's status",
+	.find = status_find,
+	.release = status_release,
 	.stat = status_stat,
 	.open = status_open,
 	.read = status_read,

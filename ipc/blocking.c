@@ -29,6 +29,7 @@ struct ipc_blocking {
 	enum call_state state;
 	long result;
 	bool stopping;
+	bool detached; /* nobody waits for it: it frees itself and arg */
 	pthread_t thread;
 };
 
@@ -110,6 +111,15 @@ static void *worker(void *data)
 		c->thread = pthread_self();
 		g_mutex_unlock(&lock);
 		long r = run_call(c);
+		if (c->detached) {
+			if (r < 0)
+				g_warning("a call nobody waited for failed: %s", g_strerror((int)-r));
+			close(c->fd);
+			g_free(c->arg);
+			g_free(c);
+			g_mutex_lock(&lock);
+			continue;
+		}
 		g_mutex_lock(&lock);
 		finish_call(c, r);
 	}
@@ -165,6 +175,17 @@ void ipc_blocking_start(struct ipc_blocking *c)
 	ensure_worker();
 	g_cond_signal(&work);
 	g_mutex_unlock(&lock);
+}
+
+int ipc_blocking_detach(ipc_blocking_fn fn, void *arg)
+{
+	struct ipc_blocking *c;
+	int r = ipc_blocking_new(fn, arg, &c);
+	if (r < 0)
+		return r;
+	c->detached = true;
+	ipc_blocking_start(c);
+	return 0;
 }
 
 bool ipc_blocking_done(struct ipc_blocking *c, long *result)

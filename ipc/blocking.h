@@ -26,6 +26,9 @@ void ipc_blocking_start(struct ipc_blocking *c);
  * Returns -EAGAIN, or the error that kept it from starting. */
 ssize_t ipc_blocking_wait(struct ipc_blocking **call, ipc_blocking_fn fn, void *arg,
 			  struct ipc_progress *progress);
+/* Runs fn(arg) on a pool thread, with nobody waiting for its result;
+ * arg is g_free'd once it is done. */
+int ipc_blocking_detach(ipc_blocking_fn fn, void *arg);
 /* Readable once the call is done. */
 int ipc_blocking_fd(const struct ipc_blocking *c);
 /* Whether the call is done, and its result; it may then start again. */

@@ -1,15 +1,28 @@
 /* Objects that are files in one directory: queues in the mqueue file
- * system, segments and semaphores in /dev/shm. Listing, stat, chmod, chown
- * and times work the same way for all of them; a kind says how its names
- * map to the directory's files. */
+ * system, segments and semaphores in /dev/shm. A reference is an O_PATH
+ * descriptor of the file, taken once by name; stat, chmod, chown, times
+ * and the kinds' reads go through it (or through /proc/self/fd/N, which
+ * names that very file), so they reach the object that was found even
+ * once its name is gone or holds another. Only unlink must go by name:
+ * it checks first that the name still holds the reference's file. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kind.h"
+#include "dirfiles.h"
+
+/* /proc/self/fd/N: a path that resolves to fd's own file, whatever has
+ * become of its name, and can't be swapped for another. */
+#define FD_PATH_MAX 32
+static const char *fd_path(int fd, char buf[FD_PATH_MAX])
+{
+	snprintf(buf, FD_PATH_MAX, "/proc/self/fd/%d", fd);
+	return buf;
+}
 
 void ipc_attr_from_stat(const struct stat *st, struct ipc_attr *attr)
 {
@@ -21,6 +34,7 @@ void ipc_attr_from_stat(const struct stat *st, struct ipc_attr *attr)
 		.atime = st->st_atim,
 		.mtime = st->st_mtim,
 		.ctime = st->st_ctim,
+		.nlink = st->st_nlink > 0 ? 1 : 0,
 		.id = st->st_ino,
 	};
 }
@@ -48,7 +62,8 @@ int ipc_dir_check_name(const struct ipc_dir *d, const char *name)
 	return r;
 }
 
-int ipc_dir_stat(const struct ipc_dir *d, const char *name, struct stat *st)
+/* The file name holds, by name, regular files only. */
+static int stat_by_name(const struct ipc_dir *d, const char *name, struct stat *st)
 {
 	int r = ipc_dir_check_name(d, name);
 	if (r < 0)
@@ -75,53 +90,114 @@ int ipc_dir_list(const struct ipc_dir *d, GPtrArray *names)
 	while ((e = readdir(dir)) != NULL) {
 		const char *name = object_name(d, e->d_name);
 		if (name && (e->d_type == DT_REG || e->d_type == DT_UNKNOWN) &&
-		    ipc_dir_stat(d, name, &st) == 0)
+		    stat_by_name(d, name, &st) == 0)
 			g_ptr_array_add(names, g_strdup(name));
 	}
 	closedir(dir);
 	return 0;
 }
 
-int ipc_dir_attr(const struct ipc_dir *d, const char *name, struct ipc_attr *attr)
+int ipc_dir_adopt(const struct ipc_dir *d, int fd, struct ipc_object **out)
 {
 	struct stat st;
-	int r = ipc_dir_stat(d, name, &st);
+	if (fstat(fd, &st) < 0) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return -ENOENT;
+	}
+	struct ipc_object *o = g_new0(struct ipc_object, 1);
+	*o = (struct ipc_object){ d, fd, st.st_dev, st.st_ino };
+	*out = o;
+	return 0;
+}
+
+int ipc_dir_find(const struct ipc_dir *d, const char *name, struct ipc_object **out)
+{
+	int r = ipc_dir_check_name(d, name);
+	if (r < 0)
+		return r == -EINVAL ? -ENOENT : r;
+	g_autofree char *file = ipc_dir_file(d, name);
+	/* O_NOFOLLOW with O_PATH takes a symlink itself: not a regular file. */
+	int fd = openat(d->fd, file, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return ipc_dir_adopt(d, fd, out);
+}
+
+int ipc_dir_link(const struct ipc_dir *d, const char *name, int fd, struct ipc_object **out)
+{
+	char path[FD_PATH_MAX];
+	g_autofree char *file = ipc_dir_file(d, name);
+	if (linkat(AT_FDCWD, fd_path(fd, path), d->fd, file, AT_SYMLINK_FOLLOW) < 0) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	return ipc_dir_adopt(d, fd, out);
+}
+
+int ipc_file_reopen(const struct ipc_object *o, int flags)
+{
+	char path[FD_PATH_MAX];
+	int fd = open(fd_path(o->fd, path), flags | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int ipc_file_fstat(const struct ipc_object *o, struct stat *st)
+{
+	return fstat(o->fd, st) < 0 ? -errno : 0;
+}
+
+void ipc_file_release(struct ipc_object *o)
+{
+	close(o->fd);
+	g_free(o);
+}
+
+int ipc_file_stat(struct ipc_object *o, struct ipc_attr *attr)
+{
+	struct stat st;
+	int r = ipc_file_fstat(o, &st);
 	if (r == 0)
 		ipc_attr_from_stat(&st, attr);
 	return r;
 }
 
-int ipc_dir_chmod(const struct ipc_dir *d, const char *name, mode_t mode)
+/* There is no unlink by descriptor: the name is checked to hold this very
+ * file right before it is removed. */
+int ipc_file_unlink(struct ipc_object *o, const char *name)
 {
 	struct stat st;
-	g_autofree char *file = ipc_dir_file(d, name);
-	int r = ipc_dir_stat(d, name, &st);
+	int r = stat_by_name(o->dir, name, &st);
+	if (r == 0 && (st.st_dev != o->dev || st.st_ino != o->ino))
+		r = -ENOENT;
+	g_autofree char *file = ipc_dir_file(o->dir, name);
+	if (r == 0 && unlinkat(o->dir->fd, file, 0) < 0)
+		r = -errno;
+	return r;
+}
+
+int ipc_file_chmod(struct ipc_object *o, mode_t mode)
+{
 	/* No set-id bits: writes through passthrough never reach the daemon,
-	 * which could then not clear them as the kernel does (see ops.c). */
-	if (r == 0 && (mode & (S_ISUID | S_ISGID)))
-		r = -EINVAL;
-	/* Never through a symlink swapped in since the check. */
-	if (r == 0 && fchmodat(d->fd, file, mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
-		r = -errno;
-	return r;
+	 * which could then not clear them as the kernel does (see fs/ops.c). */
+	if (mode & (S_ISUID | S_ISGID))
+		return -EINVAL;
+	char path[FD_PATH_MAX];
+	return chmod(fd_path(o->fd, path), mode & 07777) < 0 ? -errno : 0;
 }
 
-int ipc_dir_chown(const struct ipc_dir *d, const char *name, uid_t uid, gid_t gid)
+int ipc_file_chown(struct ipc_object *o, uid_t uid, gid_t gid)
 {
-	struct stat st;
-	g_autofree char *file = ipc_dir_file(d, name);
-	int r = ipc_dir_stat(d, name, &st);
-	if (r == 0 && fchownat(d->fd, file, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-		r = -errno;
-	return r;
+	return fchownat(o->fd, "", uid, gid, AT_EMPTY_PATH) < 0 ? -errno : 0;
 }
 
-int ipc_dir_set_times(const struct ipc_dir *d, const char *name, const struct timespec times[2])
+int ipc_file_set_times(struct ipc_object *o, const struct timespec times[2])
 {
-	struct stat st;
-	g_autofree char *file = ipc_dir_file(d, name);
-	int r = ipc_dir_stat(d, name, &st);
-	if (r == 0 && utimensat(d->fd, file, times, AT_SYMLINK_NOFOLLOW) < 0)
-		r = -errno;
-	return r;
+	char path[FD_PATH_MAX];
+	return utimensat(AT_FDCWD, fd_path(o->fd, path), times, 0) < 0 ? -errno : 0;
 }

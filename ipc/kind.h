@@ -27,7 +27,8 @@ struct ipc_attr {
 	mode_t mode; /* permission bits only */
 	off_t size;
 	struct timespec atime, mtime, ctime;
-	uint64_t id; /* which object holds the name now; changes when it is reused */
+	nlink_t nlink; /* 1 while a name holds the object, 0 once none does */
+	uint64_t id;   /* the object's identity: the same id, the same object */
 };
 
 /* A number a kind takes as a mount option, "-o NAME=VALUE". */
@@ -37,6 +38,13 @@ struct ipc_option {
 	long *value; /* 0 until given */
 	long min, max;
 };
+
+/* A reference to one object, taken once by name (find, create) and given
+ * to every later operation on it: it reaches the object it was taken on
+ * whatever becomes of the name since, and holds that object (a descriptor,
+ * a System V id with its sequence number) until released. Each kind
+ * defines the struct for itself. */
+struct ipc_object;
 
 /* One open object; each kind defines the struct for itself. */
 struct ipc_handle;
@@ -70,21 +78,33 @@ struct ipc_kind {
 	void (*teardown)(void);
 
 	int (*list)(GPtrArray *names); /* appends g_strdup'd names */
-	int (*stat)(const char *name, struct ipc_attr *attr);
-	/* The attributes of an open object, which may have lost its name. */
-	int (*handle_stat)(struct ipc_handle *h, struct ipc_attr *attr);
-	/* Creates the object, failing with -EEXIST if it is there, owned by who. */
-	int (*create)(const char *name, mode_t mode, const struct ipc_caller *who);
-	int (*unlink)(const char *name);
-	int (*chmod)(const char *name, mode_t mode);
-	int (*chown)(const char *name, uid_t uid, gid_t gid); /* -1: unchanged */
-	int (*truncate)(const char *name, off_t size);
-	int (*set_times)(const char *name, const struct timespec times[2]);
+	/* The object name holds now, as a new reference; -ENOENT if none. */
+	int (*find)(const char *name, struct ipc_object **out);
+	/* Makes the object, owned by who, and a reference to it; -EEXIST if
+	 * the name is taken. */
+	int (*create)(const char *name, mode_t mode, const struct ipc_caller *who,
+		      struct ipc_object **out);
+	void (*release)(struct ipc_object *o);
 
-	/* Opens the object; O_TRUNC is not for open but for handle_truncate,
-	 * called once the caller knows it opened the object it meant. */
-	int (*open)(const char *name, int flags, struct ipc_handle **out);
-	int (*handle_truncate)(struct ipc_handle *h, off_t size);
+	/* What follows acts on the object of the reference, never on another
+	 * that has its name now. */
+	int (*stat)(struct ipc_object *o, struct ipc_attr *attr);
+	/* Removes name if it still holds o; -ENOENT if it holds another. */
+	int (*unlink)(struct ipc_object *o, const char *name);
+	int (*chmod)(struct ipc_object *o, mode_t mode);
+	int (*chown)(struct ipc_object *o, uid_t uid, gid_t gid); /* -1: unchanged */
+	/* Also O_TRUNC, with size 0, once the open it belongs to succeeded. */
+	int (*truncate)(struct ipc_object *o, off_t size);
+	int (*set_times)(struct ipc_object *o, const struct timespec times[2]);
+	/* Extended attributes, values as text. */
+	int (*listxattr)(struct ipc_object *o, GPtrArray *attrs);
+	int (*getxattr)(struct ipc_object *o, const char *attr, GString *value);
+	int (*setxattr)(struct ipc_object *o, const char *attr, const char *value,
+			const struct ipc_caller *who);
+
+	/* Opens the object (O_TRUNC is truncate's); the handle lives on its own,
+	 * whatever becomes of the reference. */
+	int (*open)(struct ipc_object *o, int flags, struct ipc_handle **out);
 	ssize_t (*read)(struct ipc_handle *h, void *buf, size_t len, off_t offset,
 			struct ipc_progress *progress);
 	ssize_t (*write)(struct ipc_handle *h, const void *buf, size_t len, off_t offset,
@@ -103,14 +123,9 @@ struct ipc_kind {
 	int (*poll_fd)(struct ipc_handle *h);
 	void (*close)(struct ipc_handle *h);
 	/* A descriptor of the object's own file, for the kernel to serve
-	 * read, write and mmap from directly; NULL where there is none. */
+	 * read, write and mmap from directly; <0 where there is none. */
 	int (*backing_fd)(struct ipc_handle *h);
 
-	/* Extended attributes of one object, values as text. */
-	int (*listxattr)(const char *name, GPtrArray *attrs);
-	int (*getxattr)(const char *name, const char *attr, GString *value);
-	int (*setxattr)(const char *name, const char *attr, const char *value,
-			const struct ipc_caller *who);
 	/* Extended attributes of the kind's directory, per caller. */
 	int (*dir_listxattr)(const struct ipc_caller *who, GPtrArray *attrs);
 	int (*dir_getxattr)(const struct ipc_caller *who, const char *attr, GString *value);
@@ -125,24 +140,6 @@ void ipc_kinds_teardown(void);
 /* Sets a kind's "-o NAME=VALUE" option; -ENOENT if no kind takes NAME. */
 int ipc_kinds_set_option(const char *name, const char *value);
 void ipc_kinds_print_options(FILE *out);
-
-/* ipc/dirfiles.c: kinds whose objects are the files of one directory. */
-struct stat;
-struct ipc_dir {
-	int fd;                     /* the directory */
-	const char *prefix;         /* file name = prefix + object name */
-	const char *foreign_prefix; /* files of another kind, or NULL */
-	size_t name_max;
-};
-void ipc_attr_from_stat(const struct stat *st, struct ipc_attr *attr);
-char *ipc_dir_file(const struct ipc_dir *d, const char *name);
-int ipc_dir_check_name(const struct ipc_dir *d, const char *name);
-int ipc_dir_stat(const struct ipc_dir *d, const char *name, struct stat *st); /* regular files only */
-int ipc_dir_list(const struct ipc_dir *d, GPtrArray *names);
-int ipc_dir_attr(const struct ipc_dir *d, const char *name, struct ipc_attr *attr);
-int ipc_dir_chmod(const struct ipc_dir *d, const char *name, mode_t mode);
-int ipc_dir_chown(const struct ipc_dir *d, const char *name, uid_t uid, gid_t gid);
-int ipc_dir_set_times(const struct ipc_dir *d, const char *name, const struct timespec times[2]);
 
 /* ipc/guard.c: calls fn(arg); -EUCLEAN if it touched a mapping whose
  * file was cut short (SIGBUS) instead of crashing. */

@@ -20,7 +20,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include "kind.h"
+#include "dirfiles.h"
 
 #define MQUEUE_MAGIC 0x19800202
 #define XATTR_MAXMSG "user.mq.maxmsg"
@@ -30,7 +30,7 @@
 
 struct ipc_handle {
 	mqd_t mqd;
-	char *name;
+	ino_t ino; /* the queue's, for its priority */
 	long msgsize;
 	struct ipc_leftover rest;
 };
@@ -43,7 +43,12 @@ struct create_sizes {
 
 static long option_maxmsg, option_msgsize;
 static struct ipc_dir queues = { .fd = -1, .prefix = "", .name_max = NAME_MAX };
-static GHashTable *send_priority; /* queue name -> priority + 1 */
+/* The send priority of the queues that have one, by queue inode: it
+ * belongs to the queue, not to its name, and lives as long as the queue
+ * however few references there are. Entries of queues gone are pruned
+ * against a listing once the table has doubled since the last prune. */
+static GHashTable *send_priority; /* ino -> priority + 1 */
+static guint priorities_kept;     /* the table's size after the last prune */
 static GHashTable *caller_sizes;  /* uid -> struct create_sizes */
 
 static const struct ipc_option mq_options[] = {
@@ -111,7 +116,7 @@ static int mq_setup(void)
 		g_info("listing queues through /dev/mqueue (fsmount: %s)", g_strerror(-err));
 	}
 	raise_queue_limit();
-	send_priority = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	send_priority = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	caller_sizes = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	return 0;
 }
@@ -125,11 +130,6 @@ static void mq_teardown(void)
 	g_clear_pointer(&caller_sizes, g_hash_table_destroy);
 }
 
-static int check_queue_name(const char *name)
-{
-	return ipc_dir_check_name(&queues, name);
-}
-
 /* mq_open wants the name with one leading slash. */
 static char *queue_path(const char *name)
 {
@@ -141,7 +141,11 @@ static int mq_list(GPtrArray *names)
 	return ipc_dir_list(&queues, names);
 }
 
-/* The size of a queue's file in the mqueue file system is a constant. */
+static int mq_find(const char *name, struct ipc_object **out)
+{
+	return ipc_dir_find(&queues, name, out);
+}
+
 /* The bytes a queue holds: the QSIZE of the status line that reading
  * its file in the mqueue file system gives. */
 static off_t queued_bytes(int fd)
@@ -156,13 +160,21 @@ static off_t queued_bytes(int fd)
 	return qsize;
 }
 
-/* A queue's size is the bytes it holds. */
-static int mq_stat(const char *name, struct ipc_attr *attr)
+/* A descriptor of the queue itself, for mq_getattr and its status line:
+ * any access mode will do. */
+static int open_queue(struct ipc_object *o)
 {
-	int r = ipc_dir_attr(&queues, name, attr);
+	int fd = ipc_file_reopen(o, O_RDONLY | O_NONBLOCK);
+	return fd == -EACCES ? ipc_file_reopen(o, O_WRONLY | O_NONBLOCK) : fd;
+}
+
+/* A queue's size is the bytes it holds. */
+static int mq_stat(struct ipc_object *o, struct ipc_attr *attr)
+{
+	int r = ipc_file_stat(o, attr);
 	if (r < 0)
 		return r;
-	int fd = openat(queues.fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open_queue(o);
 	attr->size = fd >= 0 ? queued_bytes(fd) : 0;
 	if (fd >= 0)
 		close(fd);
@@ -215,9 +227,10 @@ static int check_system_limits(const struct ipc_caller *who, bool sized, const s
 	return r;
 }
 
-static int mq_create(const char *name, mode_t mode, const struct ipc_caller *who)
+static int mq_create(const char *name, mode_t mode, const struct ipc_caller *who,
+		     struct ipc_object **out)
 {
-	int r = check_queue_name(name);
+	int r = ipc_dir_check_name(&queues, name);
 	if (r < 0)
 		return r;
 	g_autofree char *path = queue_path(name);
@@ -227,68 +240,95 @@ static int mq_create(const char *name, mode_t mode, const struct ipc_caller *who
 	if (r < 0)
 		return r;
 	mqd_t mqd = mq_open(path, O_CREAT | O_EXCL | O_RDONLY | O_NONBLOCK | O_CLOEXEC,
-			    mode & 07777, sized ? &attr : NULL);
+			    mode & 0777, sized ? &attr : NULL);
 	if (mqd == (mqd_t)-1)
 		return -errno;
-	if (fchown(mqd, who->uid, who->gid) < 0) {
-		r = -errno;
-		mq_unlink(path);
-	}
-	mq_close(mqd);
-	return r;
-}
-
-static int mq_remove(const char *name)
-{
-	int r = check_queue_name(name);
+	/* The descriptor is the reference: what is given away and, should
+	 * that fail, removed, is the queue just made. */
+	struct ipc_object *o;
+	r = ipc_dir_adopt(&queues, mqd, &o);
 	if (r < 0)
 		return r;
-	g_autofree char *path = queue_path(name);
-	if (mq_unlink(path) < 0)
-		return -errno;
-	g_hash_table_remove(send_priority, name);
+	r = ipc_file_chown(o, who->uid, who->gid);
+	if (r < 0) {
+		ipc_file_unlink(o, name);
+		ipc_file_release(o);
+		return r;
+	}
+	*out = o;
 	return 0;
 }
 
-static int mq_chmod(const char *name, mode_t mode)
+static unsigned int priority_of(ino_t ino)
 {
-	return ipc_dir_chmod(&queues, name, mode);
+	gint64 key = ino;
+	gpointer p = g_hash_table_lookup(send_priority, &key);
+	return p ? GPOINTER_TO_UINT(p) - 1 : 0;
 }
 
-static int mq_chown(const char *name, uid_t uid, gid_t gid)
+static gboolean queue_is_gone(gpointer key, gpointer value, gpointer live)
 {
-	return ipc_dir_chown(&queues, name, uid, gid);
+	return !g_hash_table_contains(live, key);
+}
+
+/* Drops the priorities of queues that no longer exist. */
+static void prune_priorities(void)
+{
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	if (mq_list(names) < 0)
+		return;
+	g_autoptr(GHashTable) live = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	for (guint i = 0; i < names->len; i++) {
+		struct stat st;
+		if (fstatat(queues.fd, names->pdata[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+			g_hash_table_add(live, g_memdup2(&(gint64){ st.st_ino }, sizeof(gint64)));
+	}
+	g_hash_table_foreach_remove(send_priority, queue_is_gone, live);
+	priorities_kept = g_hash_table_size(send_priority);
+}
+
+static void set_priority(ino_t ino, unsigned int priority)
+{
+	if (g_hash_table_size(send_priority) >= 2 * priorities_kept + 64)
+		prune_priorities();
+	gint64 key = ino;
+	if (priority == 0)
+		g_hash_table_remove(send_priority, &key);
+	else
+		g_hash_table_insert(send_priority, g_memdup2(&key, sizeof(key)),
+				    GUINT_TO_POINTER(priority + 1));
+}
+
+static int mq_remove(struct ipc_object *o, const char *name)
+{
+	int r = ipc_file_unlink(o, name);
+	if (r == 0)
+		set_priority(o->ino, 0);
+	return r;
 }
 
 /* A shell's ">" truncates: accepted, and a queue has nothing to cut. */
-static int mq_truncate(const char *name, off_t size)
+static int mq_truncate(struct ipc_object *o, off_t size)
 {
 	return size == 0 ? 0 : -EINVAL;
 }
 
-static int mq_set_times(const char *name, const struct timespec times[2])
+static int mq_open_handle(struct ipc_object *o, int flags, struct ipc_handle **out)
 {
-	return ipc_dir_set_times(&queues, name, times);
-}
-
-static int mq_open_handle(const char *name, int flags, struct ipc_handle **out)
-{
-	int r = check_queue_name(name);
-	if (r < 0)
-		return r;
-	g_autofree char *path = queue_path(name);
-	mqd_t mqd = mq_open(path, (flags & O_ACCMODE) | O_NONBLOCK | O_CLOEXEC);
-	if (mqd == (mqd_t)-1)
-		return -errno;
+	/* The queue's own file opened again is a queue descriptor of it,
+	 * mq_send and mq_receive take it, even once the name is gone. */
+	int mqd = ipc_file_reopen(o, (flags & O_ACCMODE) | O_NONBLOCK);
+	if (mqd < 0)
+		return mqd;
 	struct mq_attr attr;
 	if (mq_getattr(mqd, &attr) < 0) {
-		r = -errno;
-		mq_close(mqd);
+		int r = -errno;
+		close(mqd);
 		return r;
 	}
 	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
 	h->mqd = mqd;
-	h->name = g_strdup(name);
+	h->ino = o->ino;
 	h->msgsize = attr.mq_msgsize;
 	*out = h;
 	return 0;
@@ -315,16 +355,10 @@ static ssize_t mq_read(struct ipc_handle *h, void *buf, size_t len, off_t offset
 	return ipc_leftover_take(&h->rest, buf, len);
 }
 
-static unsigned int priority_of(const char *name)
-{
-	gpointer p = g_hash_table_lookup(send_priority, name);
-	return p ? GPOINTER_TO_UINT(p) - 1 : 0;
-}
-
 static ssize_t mq_write(struct ipc_handle *h, const void *buf, size_t len, off_t offset,
 			 struct ipc_progress *progress)
 {
-	if (mq_send(h->mqd, buf, len, priority_of(h->name)) < 0)
+	if (mq_send(h->mqd, buf, len, priority_of(h->ino)) < 0)
 		return -errno;
 	return len;
 }
@@ -340,16 +374,6 @@ static int mq_poll(struct ipc_handle *h, short *revents)
 	return 0;
 }
 
-static int mq_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
-{
-	struct stat st;
-	if (fstat(h->mqd, &st) < 0)
-		return -errno;
-	ipc_attr_from_stat(&st, attr);
-	attr->size = queued_bytes(h->mqd);
-	return 0;
-}
-
 static int mq_wait_fd(struct ipc_handle *h, bool for_write, short *events)
 {
 	*events = for_write ? POLLOUT : POLLIN;
@@ -358,9 +382,8 @@ static int mq_wait_fd(struct ipc_handle *h, bool for_write, short *events)
 
 static void mq_close_handle(struct ipc_handle *h)
 {
-	mq_close(h->mqd);
+	close(h->mqd);
 	ipc_leftover_clear(&h->rest);
-	g_free(h->name);
 	g_free(h);
 }
 
@@ -368,41 +391,27 @@ static const char *const queue_xattrs[] = {
 	XATTR_MAXMSG, XATTR_MSGSIZE, XATTR_CURMSGS, XATTR_PRIORITY, NULL,
 };
 
-static int mq_listxattr(const char *name, GPtrArray *attrs)
+static int mq_listxattr(struct ipc_object *o, GPtrArray *attrs)
 {
 	for (size_t i = 0; queue_xattrs[i]; i++)
 		g_ptr_array_add(attrs, g_strdup(queue_xattrs[i]));
 	return 0;
 }
 
-static int queue_attr(const char *name, struct mq_attr *attr)
+static int mq_getxattr(struct ipc_object *o, const char *attr, GString *value)
 {
-	g_autofree char *path = queue_path(name);
-	mqd_t mqd = mq_open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (mqd == (mqd_t)-1)
-		return -errno;
-	int r = mq_getattr(mqd, attr) < 0 ? -errno : 0;
-	mq_close(mqd);
-	return r;
-}
-
-static int mq_getxattr(const char *name, const char *attr, GString *value)
-{
-	int r = check_queue_name(name);
-	if (r < 0)
-		return r;
 	if (strcmp(attr, XATTR_PRIORITY) == 0) {
-		struct stat st;
-		r = ipc_dir_stat(&queues, name, &st);
-		if (r < 0)
-			return r;
-		g_string_printf(value, "%u", priority_of(name));
+		g_string_printf(value, "%u", priority_of(o->ino));
 		return 0;
 	}
 	if (!g_strv_contains((const char *const *)queue_xattrs, attr))
 		return -ENODATA;
+	int fd = open_queue(o);
+	if (fd < 0)
+		return fd;
 	struct mq_attr a;
-	r = queue_attr(name, &a);
+	int r = mq_getattr(fd, &a) < 0 ? -errno : 0;
+	close(fd);
 	if (r < 0)
 		return r;
 	long v = strcmp(attr, XATTR_MAXMSG) == 0 ? a.mq_maxmsg :
@@ -411,22 +420,15 @@ static int mq_getxattr(const char *name, const char *attr, GString *value)
 	return 0;
 }
 
-static int mq_setxattr(const char *name, const char *attr, const char *value,
+static int mq_setxattr(struct ipc_object *o, const char *attr, const char *value,
 		       const struct ipc_caller *who)
 {
-	int r = check_queue_name(name);
-	if (r < 0)
-		return r;
 	if (strcmp(attr, XATTR_PRIORITY) != 0)
 		return g_strv_contains((const char *const *)queue_xattrs, attr) ? -EPERM : -ENOTSUP;
 	long prio;
 	if (ipc_parse_long(value, 0, sysconf(_SC_MQ_PRIO_MAX) - 1, &prio) < 0)
 		return -EINVAL;
-	struct stat st;
-	r = ipc_dir_stat(&queues, name, &st);
-	if (r < 0)
-		return r;
-	g_hash_table_insert(send_priority, g_strdup(name), GUINT_TO_POINTER(prio + 1));
+	set_priority(o->ino, prio);
 	return 0;
 }
 
@@ -494,23 +496,24 @@ const struct ipc_kind ipc_kind_mq = {
 	.setup = mq_setup,
 	.teardown = mq_teardown,
 	.list = mq_list,
-	.stat = mq_stat,
-	.handle_stat = mq_handle_stat,
+	.find = mq_find,
 	.create = mq_create,
+	.release = ipc_file_release,
+	.stat = mq_stat,
 	.unlink = mq_remove,
-	.chmod = mq_chmod,
-	.chown = mq_chown,
+	.chmod = ipc_file_chmod,
+	.chown = ipc_file_chown,
 	.truncate = mq_truncate,
-	.set_times = mq_set_times,
+	.set_times = ipc_file_set_times,
+	.listxattr = mq_listxattr,
+	.getxattr = mq_getxattr,
+	.setxattr = mq_setxattr,
 	.open = mq_open_handle,
 	.read = mq_read,
 	.write = mq_write,
 	.poll = mq_poll,
 	.wait_fd = mq_wait_fd,
 	.close = mq_close_handle,
-	.listxattr = mq_listxattr,
-	.getxattr = mq_getxattr,
-	.setxattr = mq_setxattr,
 	.dir_listxattr = mq_dir_listxattr,
 	.dir_getxattr = mq_dir_getxattr,
 	.dir_setxattr = mq_dir_setxattr,

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kind.h"
+#include "dirfiles.h"
 
 #define SEM_PREFIX "sem."
 #define XATTR_VALUE "user.sem.value"
@@ -34,10 +34,10 @@
 #define TAKE_PAUSE_MIN_US 1000
 #define TAKE_PAUSE_MAX_US 16000
 
-/* One semaphore file, shared by every open of it. */
-struct sem_object {
+/* One semaphore file's mapping and token thread, shared by every open of
+ * it, by inode. */
+struct sem_mapping {
 	ino_t ino;
-	int fd; /* the file, for stat of a semaphore that lost its name */
 	sem_t *sem;
 	unsigned refs;
 	int notify_fd; /* readable while held > 0 */
@@ -51,7 +51,7 @@ struct sem_object {
 };
 
 struct ipc_handle {
-	struct sem_object *obj;
+	struct sem_mapping *map;
 	char text[16]; /* the value as read at offset 0 */
 	size_t text_len;
 };
@@ -61,14 +61,14 @@ static struct ipc_dir semaphores = {
 	.prefix = SEM_PREFIX,
 	.name_max = NAME_MAX - (sizeof(SEM_PREFIX) - 1),
 };
-static GHashTable *objects; /* ino -> struct sem_object */
+static GHashTable *mappings; /* ino -> struct sem_mapping, while open */
 
 static int sem_setup(void)
 {
 	semaphores.fd = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (semaphores.fd < 0)
 		return -errno;
-	objects = g_hash_table_new(g_int64_hash, g_int64_equal);
+	mappings = g_hash_table_new(g_int64_hash, g_int64_equal);
 	ipc_guard_setup();
 	return 0;
 }
@@ -76,7 +76,7 @@ static int sem_setup(void)
 /* At exit, no token thread may keep a token another program waits for. */
 static void stop_token_thread(gpointer key, gpointer value, gpointer data)
 {
-	struct sem_object *o = value;
+	struct sem_mapping *o = value;
 	g_mutex_lock(&o->lock);
 	o->stopping = true;
 	g_cond_signal(&o->taken);
@@ -87,17 +87,12 @@ static void stop_token_thread(gpointer key, gpointer value, gpointer data)
 
 static void sem_teardown(void)
 {
-	if (objects)
-		g_hash_table_foreach(objects, stop_token_thread, NULL);
+	if (mappings)
+		g_hash_table_foreach(mappings, stop_token_thread, NULL);
 	if (semaphores.fd >= 0)
 		close(semaphores.fd);
 	semaphores.fd = -1;
-	g_clear_pointer(&objects, g_hash_table_destroy);
-}
-
-static int check_sem_name(const char *name)
-{
-	return ipc_dir_check_name(&semaphores, name);
+	g_clear_pointer(&mappings, g_hash_table_destroy);
 }
 
 static int sem_list(GPtrArray *names)
@@ -105,17 +100,26 @@ static int sem_list(GPtrArray *names)
 	return ipc_dir_list(&semaphores, names);
 }
 
+static int sem_find(const char *name, struct ipc_object **out)
+{
+	return ipc_dir_find(&semaphores, name, out);
+}
+
 /* A new semaphore file, as glibc's sem_open makes one, but given to its
  * owner before it has a name: made unnamed (O_TMPFILE), initialized,
  * chowned through its descriptor, then linked in, which fails with EEXIST
  * if the name is taken. Chowning by name afterwards could give away an
  * object that took the name meanwhile. */
-static int new_semaphore_file(const char *file, mode_t mode, const struct ipc_caller *who)
+static int sem_create(const char *name, mode_t mode, const struct ipc_caller *who,
+		      struct ipc_object **out)
 {
+	int r = ipc_dir_check_name(&semaphores, name);
+	if (r < 0)
+		return r;
 	int fd = openat(semaphores.fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 0777);
 	if (fd < 0)
 		return -errno;
-	int r = ftruncate(fd, sizeof(sem_t)) < 0 ? -errno : 0;
+	r = ftruncate(fd, sizeof(sem_t)) < 0 ? -errno : 0;
 	sem_t *sem = r == 0 ? mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) :
 			      MAP_FAILED;
 	if (r == 0 && sem == MAP_FAILED)
@@ -126,48 +130,15 @@ static int new_semaphore_file(const char *file, mode_t mode, const struct ipc_ca
 	}
 	if (r == 0 && fchown(fd, who->uid, who->gid) < 0)
 		r = -errno;
-	g_autofree char *proc = g_strdup_printf("/proc/self/fd/%d", fd);
-	if (r == 0 && linkat(AT_FDCWD, proc, semaphores.fd, file, AT_SYMLINK_FOLLOW) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
-static int sem_create(const char *name, mode_t mode, const struct ipc_caller *who)
-{
-	int r = check_sem_name(name);
-	if (r < 0)
+	if (r < 0) {
+		close(fd);
 		return r;
-	g_autofree char *file = ipc_dir_file(&semaphores, name);
-	return new_semaphore_file(file, mode, who);
-}
-
-static int sem_remove(const char *name)
-{
-	int r = check_sem_name(name);
-	if (r < 0)
-		return r;
-	g_autofree char *path = g_strconcat("/", name, NULL);
-	return sem_unlink(path) < 0 ? -errno : 0;
-}
-
-static int sem_chmod(const char *name, mode_t mode)
-{
-	return ipc_dir_chmod(&semaphores, name, mode);
-}
-
-static int sem_chown(const char *name, uid_t uid, gid_t gid)
-{
-	return ipc_dir_chown(&semaphores, name, uid, gid);
-}
-
-static int sem_set_times(const char *name, const struct timespec times[2])
-{
-	return ipc_dir_set_times(&semaphores, name, times);
+	}
+	return ipc_dir_link(&semaphores, name, fd, out);
 }
 
 /* A shell's ">" truncates: accepted, and a semaphore has nothing to cut. */
-static int sem_truncate(const char *name, off_t size)
+static int sem_truncate(struct ipc_object *o, off_t size)
 {
 	return size == 0 ? 0 : -EINVAL;
 }
@@ -218,17 +189,24 @@ static off_t value_of_file(int fd)
 	if (ipc_guard_call(sem_call_unguarded, &c) == 0)
 		value = c.value;
 	munmap(sem, sizeof(sem_t));
-	return value;
+	return MAX(value, 0); /* garbage past SEM_VALUE_MAX reads negative: no size */
+}
+
+/* The file, to map: without touching its atime, which the daemon's own
+ * reads of the value must not change (O_NOATIME needs the owner or root). */
+static int open_sem_file(struct ipc_object *obj)
+{
+	int fd = ipc_file_reopen(obj, O_RDWR | O_NONBLOCK | O_NOATIME);
+	return fd == -EPERM ? ipc_file_reopen(obj, O_RDWR | O_NONBLOCK) : fd;
 }
 
 /* A semaphore's size is its value, as ls -l shows it. */
-static int sem_stat(const char *name, struct ipc_attr *attr)
+static int sem_stat(struct ipc_object *o, struct ipc_attr *attr)
 {
-	int r = ipc_dir_attr(&semaphores, name, attr);
+	int r = ipc_file_stat(o, attr);
 	if (r < 0)
 		return r;
-	g_autofree char *file = ipc_dir_file(&semaphores, name);
-	int fd = openat(semaphores.fd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	int fd = open_sem_file(o);
 	attr->size = fd >= 0 ? value_of_file(fd) : 0;
 	if (fd >= 0)
 		close(fd);
@@ -237,7 +215,7 @@ static int sem_stat(const char *name, struct ipc_attr *attr)
 
 /* Keeps the eventfd readable exactly while the thread holds tokens, so
  * the main loop is woken for a token and never spins without one. */
-static void set_held(struct sem_object *o, int held)
+static void set_held(struct sem_mapping *o, int held)
 {
 	eventfd_t drained;
 	if (held > 0 && o->held == 0)
@@ -248,7 +226,7 @@ static void set_held(struct sem_object *o, int held)
 }
 
 /* One waiter fewer; with none left the thread may give back and stop. */
-static void waiter_gone(struct sem_object *o)
+static void waiter_gone(struct sem_mapping *o)
 {
 	if (--o->pending == 0)
 		g_cond_signal(&o->taken);
@@ -258,7 +236,7 @@ static void waiter_gone(struct sem_object *o)
  * leave it for the main loop to hand to the oldest waiter. */
 static gpointer take_tokens(gpointer data)
 {
-	struct sem_object *o = data;
+	struct sem_mapping *o = data;
 	gint64 pause = TAKE_PAUSE_MIN_US;
 	g_mutex_lock(&o->lock);
 	while (!o->stopping && o->pending > 0 && !o->broken) {
@@ -286,7 +264,7 @@ static gpointer take_tokens(gpointer data)
 	return NULL;
 }
 
-static int ensure_token_thread(struct sem_object *o)
+static int ensure_token_thread(struct sem_mapping *o)
 {
 	if (o->thread_running)
 		return 0;
@@ -298,7 +276,7 @@ static int ensure_token_thread(struct sem_object *o)
 }
 
 /* A token the thread took for the waiters; called with the lock held. */
-static bool take_held(struct sem_object *o)
+static bool take_held(struct sem_mapping *o)
 {
 	if (o->held == 0)
 		return false;
@@ -307,46 +285,40 @@ static bool take_held(struct sem_object *o)
 	return true;
 }
 
-static int new_sem_object(int fd, const struct stat *st, struct sem_object **out)
+static int new_sem_mapping(int fd, const struct stat *st, struct sem_mapping **out)
 {
 	void *map = mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		return -errno;
-	struct sem_object *o = g_new0(struct sem_object, 1);
+	struct sem_mapping *o = g_new0(struct sem_mapping, 1);
 	o->ino = st->st_ino;
 	o->sem = map;
-	o->fd = dup(fd);
 	o->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (o->fd < 0 || o->notify_fd < 0) {
+	if (o->notify_fd < 0) {
 		int err = errno;
-		if (o->fd >= 0)
-			close(o->fd);
-		if (o->notify_fd >= 0)
-			close(o->notify_fd);
 		munmap(map, sizeof(sem_t));
 		g_free(o);
 		return -err;
 	}
 	g_mutex_init(&o->lock);
 	g_cond_init(&o->taken);
-	g_hash_table_insert(objects, &o->ino, o);
+	g_hash_table_insert(mappings, &o->ino, o);
 	*out = o;
 	return 0;
 }
 
-static int map_sem_file(const char *name, struct sem_object **out)
+static int map_sem_file(struct ipc_object *obj, struct sem_mapping **out)
 {
-	g_autofree char *file = ipc_dir_file(&semaphores, name);
-	int fd = openat(semaphores.fd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	int fd = open_sem_file(obj);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	struct stat st;
 	int r = fstat(fd, &st) < 0 ? -errno : 0;
 	if (r == 0 && (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(sem_t)))
 		r = -EUCLEAN; /* too short to hold a semaphore: unusable */
-	struct sem_object *o = r == 0 ? g_hash_table_lookup(objects, &st.st_ino) : NULL;
+	struct sem_mapping *o = r == 0 ? g_hash_table_lookup(mappings, &st.st_ino) : NULL;
 	if (r == 0 && !o)
-		r = new_sem_object(fd, &st, &o);
+		r = new_sem_mapping(fd, &st, &o);
 	close(fd);
 	if (r == 0) {
 		o->refs++;
@@ -355,7 +327,7 @@ static int map_sem_file(const char *name, struct sem_object **out)
 	return r;
 }
 
-static void unmap_sem(struct sem_object *o)
+static void unmap_sem(struct sem_mapping *o)
 {
 	if (--o->refs > 0)
 		return;
@@ -365,32 +337,29 @@ static void unmap_sem(struct sem_object *o)
 	g_mutex_unlock(&o->lock);
 	if (o->thread)
 		g_thread_join(o->thread);
-	g_hash_table_remove(objects, &o->ino);
+	g_hash_table_remove(mappings, &o->ino);
 	munmap(o->sem, sizeof(sem_t));
 	close(o->notify_fd);
-	close(o->fd);
 	g_mutex_clear(&o->lock);
 	g_cond_clear(&o->taken);
 	g_free(o);
 }
 
-static int sem_open_handle(const char *name, int flags, struct ipc_handle **out)
+static int sem_open_handle(struct ipc_object *obj, int flags, struct ipc_handle **out)
 {
-	struct sem_object *o = NULL;
-	int r = check_sem_name(name);
-	if (r == 0)
-		r = map_sem_file(name, &o);
+	struct sem_mapping *o = NULL;
+	int r = map_sem_file(obj, &o);
 	if (r < 0)
 		return r;
 	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
-	h->obj = o;
+	h->map = o;
 	*out = h;
 	return 0;
 }
 
 static void sem_close_handle(struct ipc_handle *h)
 {
-	unmap_sem(h->obj);
+	unmap_sem(h->map);
 	g_free(h);
 }
 
@@ -401,7 +370,7 @@ static ssize_t sem_read(struct ipc_handle *h, void *buf, size_t len, off_t offse
 {
 	if (offset == 0 || h->text_len == 0) {
 		int value;
-		int r = sem_do(h->obj->sem, OP_VALUE, &value);
+		int r = sem_do(h->map->sem, OP_VALUE, &value);
 		if (r < 0)
 			return r;
 		h->text_len = snprintf(h->text, sizeof(h->text), "%d\n", value);
@@ -437,11 +406,13 @@ static int parse_command(const char *buf, size_t len, bool *is_wait, long *count
 	return ipc_parse_long(number, 1, SEM_MAX_COUNT, count);
 }
 
-static ssize_t post_tokens(struct sem_object *o, long count)
+static ssize_t post_tokens(struct sem_mapping *o, long count)
 {
 	int value;
 	int r = sem_do(o->sem, OP_VALUE, &value);
-	if (r == 0 && count > SEM_VALUE_MAX - value)
+	/* A value past SEM_VALUE_MAX (garbage a writer of the file put there)
+	 * reads as negative: counted as the unsigned it is, it is too high. */
+	if (r == 0 && (guint64)(unsigned int)value + (guint64)count > SEM_VALUE_MAX)
 		r = -EOVERFLOW;
 	for (long i = 0; r == 0 && i < count; i++)
 		r = sem_do(o->sem, OP_POST, NULL);
@@ -454,7 +425,7 @@ static ssize_t post_tokens(struct sem_object *o, long count)
 
 /* Takes tokens for one request, in arrival order: a request that has not
  * waited yet goes behind those that do. */
-static ssize_t take_tokens_for(struct sem_object *o, long count, struct ipc_progress *progress)
+static ssize_t take_tokens_for(struct sem_mapping *o, long count, struct ipc_progress *progress)
 {
 	g_mutex_lock(&o->lock);
 	bool may_take = progress->waiting || o->pending == 0;
@@ -497,14 +468,14 @@ static ssize_t sem_write(struct ipc_handle *h, const void *buf, size_t len, off_
 	long count;
 	ssize_t r = parse_command(buf, len, &is_wait, &count);
 	if (r == 0)
-		r = is_wait ? take_tokens_for(h->obj, count, progress) : post_tokens(h->obj, count);
+		r = is_wait ? take_tokens_for(h->map, count, progress) : post_tokens(h->map, count);
 	return r < 0 ? r : (ssize_t)len;
 }
 
 static ssize_t sem_abandon(struct ipc_handle *h, void *buf, size_t len,
 			   struct ipc_progress *progress, ssize_t err)
 {
-	struct sem_object *o = h->obj;
+	struct sem_mapping *o = h->map;
 	g_mutex_lock(&o->lock);
 	for (; progress->done > 0; progress->done--)
 		sem_do(o->sem, OP_POST, NULL);
@@ -519,36 +490,25 @@ static ssize_t sem_abandon(struct ipc_handle *h, void *buf, size_t len,
 static int sem_wait_fd(struct ipc_handle *h, bool for_write, short *events)
 {
 	*events = POLLIN;
-	return h->obj->notify_fd;
+	return h->map->notify_fd;
 }
 
-static int sem_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
-{
-	struct stat st;
-	if (fstat(h->obj->fd, &st) < 0)
-		return -errno;
-	ipc_attr_from_stat(&st, attr);
-	int value = 0;
-	attr->size = sem_do(h->obj->sem, OP_VALUE, &value) == 0 ? value : 0;
-	return 0;
-}
-
-static int sem_listxattr(const char *name, GPtrArray *attrs)
+static int sem_listxattr(struct ipc_object *o, GPtrArray *attrs)
 {
 	g_ptr_array_add(attrs, g_strdup(XATTR_VALUE));
 	return 0;
 }
 
-static int sem_getxattr(const char *name, const char *attr, GString *value)
+static int sem_getxattr(struct ipc_object *o, const char *attr, GString *value)
 {
 	if (strcmp(attr, XATTR_VALUE) != 0)
 		return -ENODATA;
 	struct ipc_handle *h;
-	int r = sem_open_handle(name, O_RDONLY, &h);
+	int r = sem_open_handle(o, O_RDONLY, &h);
 	if (r < 0)
 		return r;
 	int v;
-	r = sem_do(h->obj->sem, OP_VALUE, &v);
+	r = sem_do(h->map->sem, OP_VALUE, &v);
 	if (r == 0)
 		g_string_printf(value, "%d", v);
 	sem_close_handle(h);
@@ -562,20 +522,21 @@ const struct ipc_kind ipc_kind_sem = {
 	.setup = sem_setup,
 	.teardown = sem_teardown,
 	.list = sem_list,
-	.stat = sem_stat,
-	.handle_stat = sem_handle_stat,
+	.find = sem_find,
 	.create = sem_create,
-	.unlink = sem_remove,
-	.chmod = sem_chmod,
-	.chown = sem_chown,
+	.release = ipc_file_release,
+	.stat = sem_stat,
+	.unlink = ipc_file_unlink,
+	.chmod = ipc_file_chmod,
+	.chown = ipc_file_chown,
 	.truncate = sem_truncate,
-	.set_times = sem_set_times,
+	.set_times = ipc_file_set_times,
+	.listxattr = sem_listxattr,
+	.getxattr = sem_getxattr,
 	.open = sem_open_handle,
 	.read = sem_read,
 	.write = sem_write,
 	.abandon = sem_abandon,
 	.wait_fd = sem_wait_fd,
 	.close = sem_close_handle,
-	.listxattr = sem_listxattr,
-	.getxattr = sem_getxattr,
 };

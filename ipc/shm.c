@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kind.h"
+#include "dirfiles.h"
 
 #define SHM_DIR "/dev/shm"
 #define SEM_PREFIX "sem."
@@ -49,82 +49,59 @@ static void shm_teardown(void)
 	segments.fd = -1;
 }
 
-static char *segment_path(const char *name)
-{
-	return g_strconcat("/", name, NULL);
-}
-
-static int check_segment_name(const char *name)
-{
-	return ipc_dir_check_name(&segments, name);
-}
-
 static int shm_list(GPtrArray *names)
 {
 	return ipc_dir_list(&segments, names);
 }
 
-static int shm_stat(const char *name, struct ipc_attr *attr)
+static int shm_find(const char *name, struct ipc_object **out)
 {
-	return ipc_dir_attr(&segments, name, attr);
+	return ipc_dir_find(&segments, name, out);
 }
 
-static int shm_create(const char *name, mode_t mode, const struct ipc_caller *who)
+/* Made unnamed, given to its owner, then linked in under its name, which
+ * fails with EEXIST if taken: nobody ever sees it with another owner, and
+ * nothing is given away by name. */
+static int shm_create(const char *name, mode_t mode, const struct ipc_caller *who,
+		      struct ipc_object **out)
 {
-	int r = check_segment_name(name);
+	int r = ipc_dir_check_name(&segments, name);
 	if (r < 0)
 		return r;
-	g_autofree char *path = segment_path(name);
-	int fd = shm_open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, mode & 07777);
+	int fd = openat(segments.fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 0777);
 	if (fd < 0)
 		return -errno;
 	if (fchown(fd, who->uid, who->gid) < 0) {
 		r = -errno;
-		shm_unlink(path);
-	}
-	close(fd);
-	return r;
-}
-
-static int shm_remove(const char *name)
-{
-	int r = check_segment_name(name);
-	if (r < 0)
+		close(fd);
 		return r;
-	g_autofree char *path = segment_path(name);
-	return shm_unlink(path) < 0 ? -errno : 0;
+	}
+	return ipc_dir_link(&segments, name, fd, out);
 }
 
 /* The segment's file, read-write where the daemon may, so that one backing
  * file can serve every later open; each caller's own access mode is the
  * kernel's to enforce on the file it opened through the mount. */
-static int open_segment_file(const char *name, int flags)
+static int open_segment_file(struct ipc_object *o, int flags)
 {
-	struct stat st;
-	int r = ipc_dir_stat(&segments, name, &st);
-	if (r < 0)
-		return r;
-	int extra = O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
-	int fd = openat(segments.fd, name, O_RDWR | extra);
-	if (fd < 0 && errno == EACCES)
-		fd = openat(segments.fd, name, (flags & O_ACCMODE) | extra);
+	int fd = ipc_file_reopen(o, O_RDWR | O_NONBLOCK);
+	if (fd == -EACCES)
+		fd = ipc_file_reopen(o, (flags & O_ACCMODE) | O_NONBLOCK);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -ENOENT;
-	}
+		return fd;
 	/* Set-id bits made elsewhere go when the file is opened for writing,
 	 * as the kernel would take them at the first write, which with
 	 * passthrough the daemon never sees. */
-	if ((flags & O_ACCMODE) != O_RDONLY && (st.st_mode & (S_ISUID | S_ISGID)))
+	struct stat st;
+	if ((flags & O_ACCMODE) != O_RDONLY && fstat(fd, &st) == 0 &&
+	    (st.st_mode & (S_ISUID | S_ISGID)))
 		fchmod(fd, st.st_mode & 01777);
 	return fd;
 }
 
-static int shm_truncate(const char *name, off_t size)
+static int shm_truncate(struct ipc_object *o, off_t size)
 {
-	int fd = open_segment_file(name, O_WRONLY);
+	int fd = ipc_file_reopen(o, O_WRONLY | O_NONBLOCK);
 	if (fd < 0)
 		return fd;
 	int r = ftruncate(fd, size) < 0 ? -errno : 0;
@@ -132,9 +109,9 @@ static int shm_truncate(const char *name, off_t size)
 	return r;
 }
 
-static int shm_open_handle(const char *name, int flags, struct ipc_handle **out)
+static int shm_open_handle(struct ipc_object *o, int flags, struct ipc_handle **out)
 {
-	int fd = open_segment_file(name, flags);
+	int fd = open_segment_file(o, flags);
 	if (fd < 0)
 		return fd;
 	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
@@ -164,35 +141,6 @@ static ssize_t shm_write(struct ipc_handle *h, const void *buf, size_t len, off_
 	return n < 0 ? -errno : n;
 }
 
-static int shm_handle_truncate(struct ipc_handle *h, off_t size)
-{
-	return ftruncate(h->fd, size) < 0 ? -errno : 0;
-}
-
-static int shm_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
-{
-	struct stat st;
-	if (fstat(h->fd, &st) < 0)
-		return -errno;
-	ipc_attr_from_stat(&st, attr);
-	return 0;
-}
-
-static int shm_chmod(const char *name, mode_t mode)
-{
-	return ipc_dir_chmod(&segments, name, mode);
-}
-
-static int shm_chown(const char *name, uid_t uid, gid_t gid)
-{
-	return ipc_dir_chown(&segments, name, uid, gid);
-}
-
-static int shm_set_times(const char *name, const struct timespec times[2])
-{
-	return ipc_dir_set_times(&segments, name, times);
-}
-
 static int shm_backing_fd(struct ipc_handle *h)
 {
 	return h->fd;
@@ -210,15 +158,15 @@ const struct ipc_kind ipc_kind_shm = {
 	.setup = shm_setup,
 	.teardown = shm_teardown,
 	.list = shm_list,
-	.stat = shm_stat,
-	.handle_stat = shm_handle_stat,
-	.handle_truncate = shm_handle_truncate,
+	.find = shm_find,
 	.create = shm_create,
-	.unlink = shm_remove,
-	.chmod = shm_chmod,
-	.chown = shm_chown,
+	.release = ipc_file_release,
+	.stat = ipc_file_stat,
+	.unlink = ipc_file_unlink,
+	.chmod = ipc_file_chmod,
+	.chown = ipc_file_chown,
 	.truncate = shm_truncate,
-	.set_times = shm_set_times,
+	.set_times = ipc_file_set_times,
 	.open = shm_open_handle,
 	.read = shm_read,
 	.write = shm_write,

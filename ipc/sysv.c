@@ -90,7 +90,8 @@ static int stat_object(const struct sysv_kind *k, int id_or_index, bool by_index
 	return r;
 }
 
-int sysv_find(const struct sysv_kind *k, const char *name, struct sysv_stat *st)
+/* The id name stands for now, and what follows its '@'. */
+static int resolve(const struct sysv_kind *k, const char *name, struct sysv_stat *st)
 {
 	key_t key;
 	int id;
@@ -110,6 +111,27 @@ int sysv_find(const struct sysv_kind *k, const char *name, struct sysv_stat *st)
 	return 0;
 }
 
+static struct ipc_object *object_new(const struct sysv_kind *k, const char *name,
+				     const struct sysv_stat *st)
+{
+	struct ipc_object *o = g_new0(struct ipc_object, 1);
+	const char *at = k->check_suffix ? strchr(name, '@') : NULL;
+	o->kind = k;
+	o->id = st->id;
+	o->suffix = at ? g_strdup(at + 1) : NULL;
+	o->last = *st;
+	return o;
+}
+
+int sysv_find(const struct sysv_kind *k, const char *name, struct ipc_object **out)
+{
+	struct sysv_stat st;
+	int r = resolve(k, name, &st);
+	if (r == 0)
+		*out = object_new(k, name, &st);
+	return r;
+}
+
 int sysv_list(const struct sysv_kind *k, GPtrArray *names)
 {
 	int max = k->max_index();
@@ -126,22 +148,29 @@ int sysv_list(const struct sysv_kind *k, GPtrArray *names)
 	return 0;
 }
 
-int sysv_stat(const struct sysv_kind *k, const char *name, struct ipc_attr *attr)
+bool sysv_object_stat(struct ipc_object *o, struct sysv_stat *st)
 {
-	struct sysv_stat st;
-	int r = sysv_find(k, name, &st);
-	if (r == 0)
-		*attr = st.attr;
-	return r;
+	if (stat_object(o->kind, o->id, false, st) == 0) {
+		o->last = *st;
+		return true;
+	}
+	*st = o->last;
+	st->attr.nlink = 0;
+	return false;
 }
 
-int sysv_stat_id(const struct sysv_kind *k, int id, struct ipc_attr *attr)
+int sysv_stat(struct ipc_object *o, struct ipc_attr *attr)
 {
 	struct sysv_stat st;
-	int r = stat_object(k, id, false, &st);
-	if (r == 0)
-		*attr = st.attr;
-	return r == -EINVAL || r == -EIDRM ? -ENOENT : r;
+	sysv_object_stat(o, &st);
+	*attr = st.attr;
+	return 0;
+}
+
+void sysv_release(struct ipc_object *o)
+{
+	g_free(o->suffix);
+	g_free(o);
 }
 
 static long create_size_for(const struct sysv_kind *k, const struct ipc_caller *who)
@@ -156,7 +185,7 @@ static long create_size_for(const struct sysv_kind *k, const struct ipc_caller *
 }
 
 int sysv_create(const struct sysv_kind *k, const char *name, mode_t mode,
-		const struct ipc_caller *who)
+		const struct ipc_caller *who, struct ipc_object **out)
 {
 	key_t key;
 	int id;
@@ -166,55 +195,63 @@ int sysv_create(const struct sysv_kind *k, const char *name, mode_t mode,
 	if (key == IPC_PRIVATE) {
 		/* An id is the kernel's to give: only an existing one opens. */
 		struct sysv_stat st;
-		return sysv_find(k, name, &st) == 0 ? -EEXIST : -EINVAL;
+		return resolve(k, name, &st) == 0 ? -EEXIST : -EINVAL;
 	}
 	id = k->get(key, IPC_CREAT | IPC_EXCL | (mode & 0777), create_size_for(k, who));
 	if (id < 0)
 		return id;
 	/* The daemon made it: the caller owns it. */
 	r = k->set_owner(id, who->uid, who->gid, mode & 0777);
-	if (r < 0)
+	struct sysv_stat st;
+	if (r == 0)
+		r = stat_object(k, id, false, &st);
+	if (r < 0) {
 		k->remove(id);
-	return r;
+		return r;
+	}
+	*out = object_new(k, name, &st);
+	return 0;
 }
 
-int sysv_remove(const struct sysv_kind *k, const char *name)
+/* The id is the object's: removing by it never removes another. */
+int sysv_unlink(struct ipc_object *o, const char *name)
 {
-	struct sysv_stat st;
-	int r = sysv_find(k, name, &st);
-	return r < 0 ? r : k->remove(st.id);
+	int r = o->kind->remove(o->id);
+	return r == -EINVAL || r == -EIDRM ? -ENOENT : r;
 }
 
-int sysv_chmod(const struct sysv_kind *k, const char *name, mode_t mode)
+static int gone_errno(int r)
 {
-	struct sysv_stat st;
-	int r = sysv_find(k, name, &st);
-	if (r == 0 && (mode & 07000))
-		r = -EINVAL; /* no set-id or sticky bits on IPC objects */
-	return r < 0 ? r : k->set_owner(st.id, (uid_t)-1, (gid_t)-1, mode & 0777);
+	return r == -EINVAL ? -EIDRM : r;
 }
 
-int sysv_chown(const struct sysv_kind *k, const char *name, uid_t uid, gid_t gid)
+int sysv_chmod(struct ipc_object *o, mode_t mode)
 {
-	struct sysv_stat st;
-	int r = sysv_find(k, name, &st);
-	return r < 0 ? r : k->set_owner(st.id, uid, gid, (mode_t)-1);
+	if (mode & 07000)
+		return -EINVAL; /* no set-id or sticky bits on IPC objects */
+	return gone_errno(o->kind->set_owner(o->id, (uid_t)-1, (gid_t)-1, mode & 0777));
+}
+
+int sysv_chown(struct ipc_object *o, uid_t uid, gid_t gid)
+{
+	return gone_errno(o->kind->set_owner(o->id, uid, gid, (mode_t)-1));
 }
 
 /* A shell's ">" truncates to 0, dd to where it starts writing: accepted,
  * to 0 or to the object's size, and nothing is cut; sizes are fixed. */
-int sysv_truncate(const struct sysv_kind *k, const char *name, off_t size)
+int sysv_truncate(struct ipc_object *o, off_t size)
 {
 	struct sysv_stat st;
-	int r = sysv_find(k, name, &st);
-	return r < 0 ? r : size == 0 || size == st.attr.size ? 0 : -EINVAL;
+	sysv_object_stat(o, &st);
+	return size == 0 || size == st.attr.size ? 0 : -EINVAL;
 }
 
 #define XATTR_ID "user.sysv.id"
 #define XATTR_KEY "user.sysv.key"
 
-int sysv_listxattr(const struct sysv_kind *k, const char *name, GPtrArray *attrs)
+int sysv_listxattr(struct ipc_object *o, GPtrArray *attrs)
 {
+	const struct sysv_kind *k = o->kind;
 	g_ptr_array_add(attrs, g_strdup(XATTR_ID));
 	g_ptr_array_add(attrs, g_strdup(XATTR_KEY));
 	for (size_t i = 0; k->counter_names[i]; i++)
@@ -222,12 +259,11 @@ int sysv_listxattr(const struct sysv_kind *k, const char *name, GPtrArray *attrs
 	return 0;
 }
 
-int sysv_getxattr(const struct sysv_kind *k, const char *name, const char *attr, GString *value)
+int sysv_getxattr(struct ipc_object *o, const char *attr, GString *value)
 {
+	const struct sysv_kind *k = o->kind;
 	struct sysv_stat st;
-	int r = sysv_find(k, name, &st);
-	if (r < 0)
-		return r;
+	sysv_object_stat(o, &st);
 	if (strcmp(attr, XATTR_ID) == 0) {
 		g_string_printf(value, "%d", st.id);
 		return 0;
@@ -288,9 +324,13 @@ int sysv_dir_removexattr(const struct sysv_kind *k, const struct ipc_caller *who
 	return 0;
 }
 
-long sysv_call_errno(void)
+long sysv_call_errno(const struct sysv_kind *k, int id)
 {
-	return errno == EINVAL ? -EIDRM : -errno;
+	int err = errno;
+	struct sysv_stat st;
+	if (err == EINVAL && k->stat(id, false, &st) < 0)
+		return -EIDRM;
+	return -err;
 }
 
 int sysv_setup(void)

@@ -40,53 +40,60 @@ struct sysv_kind {
 	int (*remove)(int id);
 };
 
+/* A reference to one object: its id, which carries the kernel's sequence
+ * number, so an id reused for another object is another id. */
+struct ipc_object {
+	const struct sysv_kind *kind;
+	int id;
+	char *suffix;          /* what followed '@' in the name it was found by, or NULL */
+	struct sysv_stat last; /* as last seen: what a stat shows once it is gone */
+};
+
+int sysv_list(const struct sysv_kind *k, GPtrArray *names);
 /* The object name stands for: "0x" and eight hex digits, its key, or
  * "id.N" for an IPC_PRIVATE object. */
-int sysv_find(const struct sysv_kind *k, const char *name, struct sysv_stat *st);
-int sysv_list(const struct sysv_kind *k, GPtrArray *names);
-int sysv_stat(const struct sysv_kind *k, const char *name, struct ipc_attr *attr);
-int sysv_stat_id(const struct sysv_kind *k, int id, struct ipc_attr *attr);
+int sysv_find(const struct sysv_kind *k, const char *name, struct ipc_object **out);
 int sysv_create(const struct sysv_kind *k, const char *name, mode_t mode,
-		const struct ipc_caller *who);
-int sysv_remove(const struct sysv_kind *k, const char *name);
-int sysv_chmod(const struct sysv_kind *k, const char *name, mode_t mode);
-int sysv_chown(const struct sysv_kind *k, const char *name, uid_t uid, gid_t gid);
-int sysv_truncate(const struct sysv_kind *k, const char *name, off_t size);
-int sysv_listxattr(const struct sysv_kind *k, const char *name, GPtrArray *attrs);
-int sysv_getxattr(const struct sysv_kind *k, const char *name, const char *attr, GString *value);
+		const struct ipc_caller *who, struct ipc_object **out);
+/* The object as it is now; false, and as it was last seen, once it is
+ * gone (nlink 0). */
+bool sysv_object_stat(struct ipc_object *o, struct sysv_stat *st);
 int sysv_dir_listxattr(const struct sysv_kind *k, const struct ipc_caller *who, GPtrArray *attrs);
 int sysv_dir_getxattr(const struct sysv_kind *k, const struct ipc_caller *who,
 		      const char *attr, GString *value);
 int sysv_dir_setxattr(const struct sysv_kind *k, const struct ipc_caller *who,
 		      const char *attr, const char *value);
 int sysv_dir_removexattr(const struct sysv_kind *k, const struct ipc_caller *who, const char *attr);
-/* -errno of a failed System V call on an id, where EINVAL can only mean
- * the id no longer names an object: EIDRM, "identifier removed". */
-long sysv_call_errno(void);
+
+/* The operations of struct ipc_kind, the same for the three kinds. */
+void sysv_release(struct ipc_object *o);
+int sysv_stat(struct ipc_object *o, struct ipc_attr *attr);
+int sysv_unlink(struct ipc_object *o, const char *name);
+int sysv_chmod(struct ipc_object *o, mode_t mode);
+int sysv_chown(struct ipc_object *o, uid_t uid, gid_t gid);
+int sysv_truncate(struct ipc_object *o, off_t size);
+int sysv_listxattr(struct ipc_object *o, GPtrArray *attrs);
+int sysv_getxattr(struct ipc_object *o, const char *attr, GString *value);
+
+/* -errno of a System V call on id that failed: EINVAL, where the kernel
+ * gives it because id names no object any more, as EIDRM, "identifier
+ * removed"; every other errno, EINVAL for a bad argument too, as it is. */
+long sysv_call_errno(const struct sysv_kind *k, int id);
 
 /* Each kind's setup and teardown: the pool of waiting calls, the
  * callers' settings. Run more than once, they do nothing more. */
 int sysv_setup(void);
 void sysv_teardown(void);
 
-/* The struct ipc_kind functions that only pass the name on, for a kind
- * whose struct sysv_kind is SK; SYSV_NAMED_FIELDS(P) fills them in. */
-#define SYSV_NAMED_OPS(P, SK)                                                              \
+/* The struct ipc_kind functions that need the kind, for a kind whose
+ * struct sysv_kind is SK; SYSV_FIELDS(P) fills in every shared one. */
+#define SYSV_KIND_OPS(P, SK)                                                               \
 	static int P##_list(GPtrArray *names) { return sysv_list(&SK, names); }              \
-	static int P##_stat(const char *name, struct ipc_attr *attr)                        \
-	{ return sysv_stat(&SK, name, attr); }                                               \
-	static int P##_create(const char *name, mode_t mode, const struct ipc_caller *who)  \
-	{ return sysv_create(&SK, name, mode, who); }                                        \
-	static int P##_remove(const char *name) { return sysv_remove(&SK, name); }           \
-	static int P##_chmod(const char *name, mode_t mode) { return sysv_chmod(&SK, name, mode); } \
-	static int P##_chown(const char *name, uid_t uid, gid_t gid)                        \
-	{ return sysv_chown(&SK, name, uid, gid); }                                          \
-	static int P##_truncate(const char *name, off_t size)                               \
-	{ return sysv_truncate(&SK, name, size); }                                           \
-	static int P##_listxattr(const char *name, GPtrArray *attrs)                        \
-	{ return sysv_listxattr(&SK, name, attrs); }                                         \
-	static int P##_getxattr(const char *name, const char *attr, GString *value)         \
-	{ return sysv_getxattr(&SK, name, attr, value); }                                    \
+	static int P##_find(const char *name, struct ipc_object **out)                      \
+	{ return sysv_find(&SK, name, out); }                                                \
+	static int P##_create(const char *name, mode_t mode, const struct ipc_caller *who,  \
+			      struct ipc_object **out)                                      \
+	{ return sysv_create(&SK, name, mode, who, out); }                                   \
 	static int P##_dir_listxattr(const struct ipc_caller *who, GPtrArray *attrs)        \
 	{ return sysv_dir_listxattr(&SK, who, attrs); }                                      \
 	static int P##_dir_getxattr(const struct ipc_caller *who, const char *attr, GString *value) \
@@ -96,9 +103,9 @@ void sysv_teardown(void);
 	static int P##_dir_removexattr(const struct ipc_caller *who, const char *attr)      \
 	{ return sysv_dir_removexattr(&SK, who, attr); }
 
-#define SYSV_NAMED_FIELDS(P)                                                               \
-	.list = P##_list, .stat = P##_stat, .create = P##_create, .unlink = P##_remove,     \
-	.chmod = P##_chmod, .chown = P##_chown, .truncate = P##_truncate,                   \
-	.listxattr = P##_listxattr, .getxattr = P##_getxattr,                                \
+#define SYSV_FIELDS(P)                                                                     \
+	.list = P##_list, .find = P##_find, .create = P##_create, .release = sysv_release,  \
+	.stat = sysv_stat, .unlink = sysv_unlink, .chmod = sysv_chmod, .chown = sysv_chown, \
+	.truncate = sysv_truncate, .listxattr = sysv_listxattr, .getxattr = sysv_getxattr,  \
 	.dir_listxattr = P##_dir_listxattr, .dir_getxattr = P##_dir_getxattr,                \
 	.dir_setxattr = P##_dir_setxattr, .dir_removexattr = P##_dir_removexattr

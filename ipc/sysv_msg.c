@@ -83,6 +83,7 @@ static void stat_from_ds(const struct msqid_ds *ds, int id, struct sysv_stat *st
 			.atime = { ds->msg_rtime, 0 },
 			.mtime = { ds->msg_stime, 0 },
 			.ctime = { ds->msg_ctime, 0 },
+			.nlink = 1,
 			.id = (uint64_t)id,
 		},
 		.counters = { ds->msg_qnum, ds->__msg_cbytes, ds->msg_qbytes, ds->msg_lspid,
@@ -165,21 +166,19 @@ static const struct sysv_kind msg_sysv = {
 	.remove = msg_remove,
 };
 
-SYSV_NAMED_OPS(sysv_msg, msg_sysv)
+SYSV_KIND_OPS(sysv_msg, msg_sysv)
 
-static int msg_open(const char *name, int flags, struct ipc_handle **out)
+static int msg_open(struct ipc_object *o, int flags, struct ipc_handle **out)
 {
 	struct sysv_stat st;
-	int r = sysv_find(&msg_sysv, name, &st);
-	if (r < 0)
-		return r;
+	if (!sysv_object_stat(o, &st))
+		return -EIDRM;
 	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
-	h->id = st.id;
+	h->id = o->id;
 	h->send_type = 1;
-	const char *at = strchr(name, '@');
-	if (at) {
+	if (o->suffix) {
 		bool may_send;
-		parse_type(at + 1, &h->receive_type, &h->receive_flags, &may_send);
+		parse_type(o->suffix, &h->receive_type, &h->receive_flags, &may_send);
 		h->send_type = may_send ? h->receive_type : 0;
 	}
 	h->size = MAX((size_t)read_msgmax(), (size_t)st.counters[2]);
@@ -187,19 +186,14 @@ static int msg_open(const char *name, int flags, struct ipc_handle **out)
 	return 0;
 }
 
-static int msg_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
-{
-	return sysv_stat_id(&msg_sysv, h->id, attr);
-}
-
-
 static long run_wait(void *data)
 {
 	struct msg_wait *w = data;
 	if (w->is_write)
-		return msgsnd(w->id, w->msg, w->size, w->flags) < 0 ? sysv_call_errno() : (long)w->size;
+		return msgsnd(w->id, w->msg, w->size, w->flags) < 0 ? sysv_call_errno(&msg_sysv, w->id) :
+								      (long)w->size;
 	ssize_t n = msgrcv(w->id, w->msg, w->size, w->type, w->flags);
-	return n < 0 ? sysv_call_errno() : n;
+	return n < 0 ? sysv_call_errno(&msg_sysv, w->id) : n;
 }
 
 static void wait_free(struct msg_wait *w)
@@ -247,6 +241,9 @@ static ssize_t try_or_wait(struct msg_wait *w, struct ipc_progress *progress)
 	long n = run_wait(w);
 	if (n == -ENOMSG)
 		n = -EAGAIN;
+	/* msgsnd's EINVAL on a queue that is there: longer than msgmax. */
+	if (n == -EINVAL && w->is_write)
+		return -EMSGSIZE;
 	if (n == -EAGAIN && w->is_write && never_fits(w))
 		return -EMSGSIZE;
 	if (n == -EAGAIN && progress->may_wait) {
@@ -337,8 +334,6 @@ static ssize_t msg_write(struct ipc_handle *h, const void *buf, size_t len, off_
 		return finish_wait(h, NULL, 0, progress);
 	if (h->send_type == 0)
 		return -EINVAL; /* a name that only chooses what to receive */
-	if (len > (size_t)read_msgmax())
-		return -EMSGSIZE;
 	struct msg_wait *w = wait_new(h->id, true, len);
 	w->msg->type = h->send_type;
 	memcpy(w->msg->text, buf, len);
@@ -393,7 +388,7 @@ static int msg_poll(struct ipc_handle *h, short *revents)
 		/* Also while the thread waits: it may not have woken yet. */
 		struct message m;
 		ssize_t n = msgrcv(h->id, &m, 0, h->receive_type, h->receive_flags | IPC_NOWAIT);
-		readable = readable_after(h, n < 0 ? sysv_call_errno() : n, &m);
+		readable = readable_after(h, n < 0 ? sysv_call_errno(&msg_sysv, h->id) : n, &m);
 	}
 	if (readable)
 		*revents |= POLLIN;
@@ -417,14 +412,39 @@ static int msg_poll_fd(struct ipc_handle *h)
 	return ipc_blocking_fd(h->watch->call);
 }
 
+/* A zero-byte message a poll took, going back to its queue. */
+struct putback {
+	int id;
+	long type;
+};
+
+static long send_back(void *data)
+{
+	struct putback *p = data;
+	struct message m = { .type = p->type };
+	return msgsnd(p->id, &m, 0, 0) < 0 ? sysv_call_errno(&msg_sysv, p->id) : 0;
+}
+
+/* Taken for a poll, never read: back, at the end of the queue, waiting
+ * for room on a pool thread if the queue is full, rather than lost. */
+static void put_back_empty(struct ipc_handle *h)
+{
+	struct message m = { .type = h->empty_type };
+	if (msgsnd(h->id, &m, 0, IPC_NOWAIT) == 0 || errno != EAGAIN)
+		return;
+	struct putback *p = g_new0(struct putback, 1);
+	*p = (struct putback){ h->id, h->empty_type };
+	if (ipc_blocking_detach(send_back, p) < 0) {
+		g_warning("sysv/msg: a zero-byte message taken for a poll could not go back");
+		g_free(p);
+	}
+}
+
 static void msg_close(struct ipc_handle *h)
 {
 	stop_watching(h);
-	if (h->empty_taken) {
-		/* Taken for a poll, never read: back, at the end of the queue. */
-		struct message m = { .type = h->empty_type };
-		msgsnd(h->id, &m, 0, IPC_NOWAIT);
-	}
+	if (h->empty_taken)
+		put_back_empty(h);
 	wait_free(h->watch);
 	ipc_leftover_clear(&h->rest);
 	g_free(h);
@@ -438,8 +458,7 @@ const struct ipc_kind ipc_kind_sysv_msg = {
 	.waits = true,
 	.setup = sysv_setup,
 	.teardown = sysv_teardown,
-	SYSV_NAMED_FIELDS(sysv_msg),
-	.handle_stat = msg_handle_stat,
+	SYSV_FIELDS(sysv_msg),
 	.open = msg_open,
 	.read = msg_read,
 	.write = msg_write,

@@ -70,6 +70,7 @@ static int sem_stat(int id_or_index, bool by_index, struct sysv_stat *st)
 			.atime = { ds.sem_otime, 0 },
 			.mtime = { ds.sem_otime, 0 },
 			.ctime = { ds.sem_ctime, 0 },
+			.nlink = 1,
 			.id = (uint64_t)id,
 		},
 		.counters = { ds.sem_nsems },
@@ -116,16 +117,15 @@ static const struct sysv_kind sem_sysv = {
 	.remove = sem_remove,
 };
 
-SYSV_NAMED_OPS(sysv_sem, sem_sysv)
+SYSV_KIND_OPS(sysv_sem, sem_sysv)
 
-static int sem_open_handle(const char *name, int flags, struct ipc_handle **out)
+static int sem_open_handle(struct ipc_object *o, int flags, struct ipc_handle **out)
 {
 	struct sysv_stat st;
-	int r = sysv_find(&sem_sysv, name, &st);
-	if (r < 0)
-		return r;
+	if (!sysv_object_stat(o, &st))
+		return -EIDRM;
 	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
-	h->id = st.id;
+	h->id = o->id;
 	h->text = g_string_new(NULL);
 	*out = h;
 	return 0;
@@ -137,20 +137,14 @@ static void sem_close_handle(struct ipc_handle *h)
 	g_free(h);
 }
 
-static int sem_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
-{
-	return sysv_stat_id(&sem_sysv, h->id, attr);
-}
-
-
 static int read_values(struct ipc_handle *h)
 {
 	struct semid_ds ds;
 	if (semctl(h->id, 0, IPC_STAT, (union semun){ .buf = &ds }) < 0)
-		return sysv_call_errno();
+		return sysv_call_errno(&sem_sysv, h->id);
 	g_autofree unsigned short *values = g_new0(unsigned short, MAX(ds.sem_nsems, 1));
 	if (semctl(h->id, 0, GETALL, (union semun){ .array = values }) < 0)
-		return sysv_call_errno();
+		return sysv_call_errno(&sem_sysv, h->id);
 	g_string_truncate(h->text, 0);
 	for (unsigned long i = 0; i < ds.sem_nsems; i++)
 		g_string_append_printf(h->text, "%u\n", values[i]);
@@ -218,7 +212,7 @@ static int parse_ops(const char *buf, size_t len, GArray *ops)
 static long run_semop(void *data)
 {
 	struct sem_wait *w = data;
-	return semop(w->id, w->ops, w->count) < 0 ? sysv_call_errno() : 0;
+	return semop(w->id, w->ops, w->count) < 0 ? sysv_call_errno(&sem_sysv, w->id) : 0;
 }
 
 static void set_nowait(struct sem_wait *w, bool nowait)
@@ -299,8 +293,7 @@ const struct ipc_kind ipc_kind_sysv_sem = {
 	.waits = true,
 	.setup = sysv_setup,
 	.teardown = sysv_teardown,
-	SYSV_NAMED_FIELDS(sysv_sem),
-	.handle_stat = sem_handle_stat,
+	SYSV_FIELDS(sysv_sem),
 	.open = sem_open_handle,
 	.read = sem_read,
 	.write = sem_write,

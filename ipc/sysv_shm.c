@@ -58,6 +58,8 @@ static int shm_stat(int id_or_index, bool by_index, struct sysv_stat *st)
 			.atime = { ds.shm_atime, 0 },
 			.mtime = { ds.shm_dtime, 0 },
 			.ctime = { ds.shm_ctime, 0 },
+			/* Removed, it lives on while attached, nameless. */
+			.nlink = ds.shm_perm.mode & SHM_DEST ? 0 : 1,
 			.id = (uint64_t)id,
 		},
 		.counters = { ds.shm_segsz, ds.shm_nattch, ds.shm_cpid, ds.shm_lpid },
@@ -104,7 +106,7 @@ static const struct sysv_kind shm_sysv = {
 	.remove = shm_remove,
 };
 
-SYSV_NAMED_OPS(sysv_shm, shm_sysv)
+SYSV_KIND_OPS(sysv_shm, shm_sysv)
 
 /* Attaches read-write where the daemon may, so that one backing file can
  * serve every later open; each caller's own access mode is the kernel's
@@ -152,17 +154,16 @@ static void keep_segment_size(const struct ipc_handle *h)
 			  g_strerror(errno));
 }
 
-static int shm_open_handle(const char *name, int flags, struct ipc_handle **out)
+static int shm_open_handle(struct ipc_object *o, int flags, struct ipc_handle **out)
 {
 	struct sysv_stat st;
-	int r = sysv_find(&shm_sysv, name, &st);
-	if (r < 0)
-		return r;
-	void *addr = attach(st.id, flags);
+	if (!sysv_object_stat(o, &st))
+		return -EIDRM;
+	void *addr = attach(o->id, flags);
 	if (addr == (void *)-1)
-		return errno == EINVAL ? -ENOENT : -errno;
+		return errno == EINVAL ? -EIDRM : -errno;
 	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
-	h->id = st.id;
+	h->id = o->id;
 	h->size = st.attr.size;
 	h->fd = open_attached_file(addr, flags);
 	if (h->fd >= 0)
@@ -182,11 +183,6 @@ static void shm_close_handle(struct ipc_handle *h)
 	if (h->addr)
 		shmdt(h->addr);
 	g_free(h);
-}
-
-static int shm_handle_stat(struct ipc_handle *h, struct ipc_attr *attr)
-{
-	return sysv_stat_id(&shm_sysv, h->id, attr);
 }
 
 /* The part of [offset, offset + len) inside the segment. */
@@ -223,12 +219,6 @@ static ssize_t shm_write(struct ipc_handle *h, const void *buf, size_t len, off_
 	return r < 0 ? -errno : r;
 }
 
-/* A shell's ">": the segment keeps its size and its bytes. */
-static int shm_handle_truncate(struct ipc_handle *h, off_t size)
-{
-	return 0;
-}
-
 static int shm_backing_fd(struct ipc_handle *h)
 {
 	return h->fd;
@@ -240,9 +230,7 @@ const struct ipc_kind ipc_kind_sysv_shm = {
 	.options = shm_options,
 	.setup = sysv_setup,
 	.teardown = sysv_teardown,
-	SYSV_NAMED_FIELDS(sysv_shm),
-	.handle_stat = shm_handle_stat,
-	.handle_truncate = shm_handle_truncate,
+	SYSV_FIELDS(sysv_shm),
 	.open = shm_open_handle,
 	.read = shm_read,
 	.write = shm_write,

@@ -1,0 +1,47 @@
+/* ipc/dirfiles.h: kinds whose objects are the files of one directory
+ * (queues in the mqueue file system, segments and semaphores in /dev/shm).
+ * Their reference to an object is the same for all of them: an O_PATH
+ * descriptor of its file, taken once by name, through which every later
+ * operation reaches that very file, named or not. */
+#pragma once
+
+#include <sys/stat.h>
+
+#include "kind.h"
+
+struct ipc_dir {
+	int fd;                     /* the directory */
+	const char *prefix;         /* file name = prefix + object name */
+	const char *foreign_prefix; /* files of another kind, or NULL */
+	size_t name_max;
+};
+
+struct ipc_object {
+	const struct ipc_dir *dir;
+	int fd; /* O_PATH, or the descriptor the object was made with */
+	dev_t dev;
+	ino_t ino;
+};
+
+void ipc_attr_from_stat(const struct stat *st, struct ipc_attr *attr);
+char *ipc_dir_file(const struct ipc_dir *d, const char *name);
+int ipc_dir_check_name(const struct ipc_dir *d, const char *name);
+int ipc_dir_list(const struct ipc_dir *d, GPtrArray *names);
+/* A reference to the regular file name holds now. */
+int ipc_dir_find(const struct ipc_dir *d, const char *name, struct ipc_object **out);
+/* Links fd, an unnamed file (O_TMPFILE) made ready for its owner, in as
+ * name: -EEXIST if taken. On success the reference holds fd. */
+int ipc_dir_link(const struct ipc_dir *d, const char *name, int fd, struct ipc_object **out);
+/* A reference holding fd, the descriptor of a file made by name. */
+int ipc_dir_adopt(const struct ipc_dir *d, int fd, struct ipc_object **out);
+/* A new descriptor of the object's file itself, opened with flags. */
+int ipc_file_reopen(const struct ipc_object *o, int flags);
+int ipc_file_fstat(const struct ipc_object *o, struct stat *st);
+
+/* The operations of struct ipc_kind, the same for every such kind. */
+void ipc_file_release(struct ipc_object *o);
+int ipc_file_stat(struct ipc_object *o, struct ipc_attr *attr);
+int ipc_file_unlink(struct ipc_object *o, const char *name);
+int ipc_file_chmod(struct ipc_object *o, mode_t mode);
+int ipc_file_chown(struct ipc_object *o, uid_t uid, gid_t gid);
+int ipc_file_set_times(struct ipc_object *o, const struct timespec times[2]);
