@@ -128,14 +128,25 @@ int ipc_dir_find(const struct ipc_dir *d, const char *name, struct ipc_object **
 	return ipc_dir_adopt(d, fd, out);
 }
 
-int ipc_dir_link(const struct ipc_dir *d, const char *name, int fd, struct ipc_object **out)
+int ipc_dir_create(const struct ipc_dir *d, const char *name, mode_t mode,
+		   const struct ipc_caller *who, int (*init)(int fd), struct ipc_object **out)
 {
+	int r = ipc_dir_check_name(d, name);
+	if (r < 0)
+		return r;
+	int fd = openat(d->fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 0777);
+	if (fd < 0)
+		return -errno;
+	r = init ? init(fd) : 0;
+	if (r == 0 && fchown(fd, who->uid, who->gid) < 0)
+		r = -errno;
 	char path[FD_PATH_MAX];
 	g_autofree char *file = ipc_dir_file(d, name);
-	if (linkat(AT_FDCWD, fd_path(fd, path), d->fd, file, AT_SYMLINK_FOLLOW) < 0) {
-		int err = errno;
+	if (r == 0 && linkat(AT_FDCWD, fd_path(fd, path), d->fd, file, AT_SYMLINK_FOLLOW) < 0)
+		r = -errno;
+	if (r < 0) {
 		close(fd);
-		return -err;
+		return r;
 	}
 	return ipc_dir_adopt(d, fd, out);
 }

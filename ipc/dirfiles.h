@@ -29,9 +29,13 @@ int ipc_dir_check_name(const struct ipc_dir *d, const char *name);
 int ipc_dir_list(const struct ipc_dir *d, GPtrArray *names);
 /* A reference to the regular file name holds now. */
 int ipc_dir_find(const struct ipc_dir *d, const char *name, struct ipc_object **out);
-/* Links fd, an unnamed file (O_TMPFILE) made ready for its owner, in as
- * name: -EEXIST if taken. On success the reference holds fd. */
-int ipc_dir_link(const struct ipc_dir *d, const char *name, int fd, struct ipc_object **out);
+/* A new file named name, owned by who, made ready by init(fd) (NULL: as
+ * it is): made unnamed (O_TMPFILE), given to its owner through its
+ * descriptor, then linked in, which fails with EEXIST if the name is
+ * taken. Nobody sees it half made or with another owner, and nothing is
+ * ever given away by name. */
+int ipc_dir_create(const struct ipc_dir *d, const char *name, mode_t mode,
+		   const struct ipc_caller *who, int (*init)(int fd), struct ipc_object **out);
 /* A reference holding fd, the descriptor of a file made by name. */
 int ipc_dir_adopt(const struct ipc_dir *d, int fd, struct ipc_object **out);
 /* A new descriptor of the object's file itself, opened with flags. */

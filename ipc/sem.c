@@ -105,36 +105,24 @@ static int sem_find(const char *name, struct ipc_object **out)
 	return ipc_dir_find(&semaphores, name, out);
 }
 
-/* A new semaphore file, as glibc's sem_open makes one, but given to its
- * owner before it has a name: made unnamed (O_TMPFILE), initialized,
- * chowned through its descriptor, then linked in, which fails with EEXIST
- * if the name is taken. Chowning by name afterwards could give away an
- * object that took the name meanwhile. */
+/* A new semaphore file holds one sem_t of value 0, as glibc's sem_open
+ * makes it. */
+static int init_semaphore(int fd)
+{
+	if (ftruncate(fd, sizeof(sem_t)) < 0)
+		return -errno;
+	sem_t *sem = mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (sem == MAP_FAILED)
+		return -errno;
+	sem_init(sem, 1, 0);
+	munmap(sem, sizeof(sem_t));
+	return 0;
+}
+
 static int sem_create(const char *name, mode_t mode, const struct ipc_caller *who,
 		      struct ipc_object **out)
 {
-	int r = ipc_dir_check_name(&semaphores, name);
-	if (r < 0)
-		return r;
-	int fd = openat(semaphores.fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 0777);
-	if (fd < 0)
-		return -errno;
-	r = ftruncate(fd, sizeof(sem_t)) < 0 ? -errno : 0;
-	sem_t *sem = r == 0 ? mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) :
-			      MAP_FAILED;
-	if (r == 0 && sem == MAP_FAILED)
-		r = -errno;
-	if (r == 0) {
-		sem_init(sem, 1, 0);
-		munmap(sem, sizeof(sem_t));
-	}
-	if (r == 0 && fchown(fd, who->uid, who->gid) < 0)
-		r = -errno;
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-	return ipc_dir_link(&semaphores, name, fd, out);
+	return ipc_dir_create(&semaphores, name, mode, who, init_semaphore, out);
 }
 
 /* A shell's ">" truncates: accepted, and a semaphore has nothing to cut. */

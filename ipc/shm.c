@@ -59,24 +59,10 @@ static int shm_find(const char *name, struct ipc_object **out)
 	return ipc_dir_find(&segments, name, out);
 }
 
-/* Made unnamed, given to its owner, then linked in under its name, which
- * fails with EEXIST if taken: nobody ever sees it with another owner, and
- * nothing is given away by name. */
 static int shm_create(const char *name, mode_t mode, const struct ipc_caller *who,
 		      struct ipc_object **out)
 {
-	int r = ipc_dir_check_name(&segments, name);
-	if (r < 0)
-		return r;
-	int fd = openat(segments.fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 0777);
-	if (fd < 0)
-		return -errno;
-	if (fchown(fd, who->uid, who->gid) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	return ipc_dir_link(&segments, name, fd, out);
+	return ipc_dir_create(&segments, name, mode, who, NULL, out);
 }
 
 /* The segment's file, read-write where the daemon may, so that one backing
