@@ -1,10 +1,11 @@
 """Counts test cases in meson's testlog.json files: each TAP "ok"/"not ok"
 line of a test is one case; a test that printed none counts as one case
 by its result. With --reports DIR, each sanitizer report file there is one
-more failed case, and is printed. Prints "N passed, N failed" (", N
+more failed case, and is printed; with --leftovers FILE, so is each line
+of FILE (a mount a test left behind). Prints "N passed, N failed" (", N
 skipped" when any) last.
 
-    count-tests.py TESTLOG.json... [--reports DIR]"""
+    count-tests.py TESTLOG.json... [--reports DIR] [--leftovers FILE]"""
 import json
 import os
 import re
@@ -12,11 +13,19 @@ import sys
 
 passed = failed = skipped = 0
 args = sys.argv[1:]
-reports = None
-if "--reports" in args:
-    i = args.index("--reports")
-    reports = args[i + 1]
+
+
+def take_option(name):
+    if name not in args:
+        return None
+    i = args.index(name)
+    value = args[i + 1]
     del args[i:i + 2]
+    return value
+
+
+reports = take_option("--reports")
+leftovers = take_option("--leftovers")
 
 for path in args:
     with open(path) as log:
@@ -46,6 +55,12 @@ if reports:
         print("sanitizer report %s:" % name)
         with open(os.path.join(reports, name), errors="replace") as f:
             print(f.read())
+
+if leftovers:
+    with open(leftovers) as f:
+        for line in f:
+            failed += 1
+            print(line.rstrip())
 
 summary = "%d passed, %d failed" % (passed, failed)
 if skipped:

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,8 +80,14 @@ static pid_t start_daemon(void)
 {
 	g_autofree char *options = mount_options();
 	int log = open(fixture.log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
+		/* SIGTERM, on which ipcfs unmounts, once the test is gone however
+		 * it ended; also if it went before this line. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127);
 		if (log >= 0)
 			dup2(log, STDERR_FILENO);
 		execl(fixture.ipcfs, fixture.ipcfs, "-f", fixture.dir, "-o", options, (char *)NULL);

@@ -10,6 +10,7 @@ import ctypes
 import ctypes.util
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,29 @@ import traceback
 
 IPCFS = os.environ.get("IPCFS", "")
 MQTOOL = os.environ.get("MQTOOL", "")
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_the_test():
+    """In a daemon's child, before exec: SIGTERM (on which ipcfs unmounts)
+    once the test that started it is gone, however it ended, SIGKILL too."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def start_daemon(args, **popen_kwargs):
+    """subprocess.Popen([IPCFS] + args): a daemon that ends with the test."""
+    return subprocess.Popen([IPCFS] + list(args), preexec_fn=_die_with_the_test, **popen_kwargs)
+
+
+def _exit_on_sigterm(signum, frame):
+    # meson stops a test that runs too long with SIGTERM: raised as an
+    # exception, it leaves every `with Mount()` through its cleanup.
+    sys.exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 
 class Mount:
@@ -32,8 +56,7 @@ class Mount:
         self.path = tempfile.mkdtemp(prefix="ipcfs-test.")
         self.mq = os.path.join(self.path, "mq")
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([IPCFS, "-f", self.path, "-o", self.options],
-                                     stderr=self.log)
+        self.proc = start_daemon(["-f", self.path, "-o", self.options], stderr=self.log)
         deadline = time.time() + 5
         while time.time() < deadline:
             if self.mounted():

@@ -61,7 +61,9 @@ trap 'exit 1' INT TERM
 # Mounts and waits until the kernel shows the mount.
 t_mount() {
 	# T_LAUNCHER: a command to start the daemon with (unshare --ipc ...).
-	${T_LAUNCHER:-} "$IPCFS" -f "$MNT" -o allow_other${IPCFS_TEST_OPTS:+,$IPCFS_TEST_OPTS} 2>"$LOG" &
+	# --pdeathsig: the daemon gets SIGTERM, and unmounts, once this shell
+	# is gone, however it ended.
+	setpriv --pdeathsig TERM ${T_LAUNCHER:-} "$IPCFS" -f "$MNT" -o allow_other${IPCFS_TEST_OPTS:+,$IPCFS_TEST_OPTS} 2>"$LOG" &
 	IPCFS_PID=$!
 	for _ in $(seq 100); do
 		grep -q " $MNT fuse.ipcfs " /proc/mounts && return 0

@@ -43,7 +43,7 @@ import sys
 import tempfile
 import time
 
-from ipcfs_test import SysV, create_queue, errno_name, run, watched_mount
+from ipcfs_test import SysV, create_queue, errno_name, run, start_daemon, watched_mount
 
 FULL = os.environ.get("IPCFS_TEST_SIZE") == "full"
 RUN_SECONDS = 12.0 if FULL else 2.5   # of random kills per case
@@ -705,8 +705,7 @@ def test_daemon_killed_and_mounted_again():
                            timeout=WAIT_LIMIT)
         assert r.returncode == 0, "umount of the dead mount: %s" % r.stderr
         assert not m.mounted()
-        m.proc = subprocess.Popen([os.environ["IPCFS"], "-f", m.path, "-o", m.options],
-                                  stderr=m.log)
+        m.proc = start_daemon(["-f", m.path, "-o", m.options], stderr=m.log)
         wait_until(lambda: m.mounted() or m.proc.poll() is not None, "the new mount")
         assert m.alive(), "ipcfs did not mount again"
         wait_until(lambda: errno_of_child(ACCESS, "listdir", m.path) == "ok",

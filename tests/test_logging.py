@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import time
 
-from ipcfs_test import IPCFS, run
+from ipcfs_test import IPCFS, run, start_daemon
 
 
 class Daemon:
@@ -22,8 +22,8 @@ class Daemon:
         self.path = tempfile.mkdtemp(prefix="ipcfs-log.")
         self.err = tempfile.TemporaryFile()
         self.out = tempfile.TemporaryFile()
-        cmd = [IPCFS] + (["-f"] if self.foreground else []) + self.args + [self.path]
-        self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=self.err, env=self.env)
+        args = (["-f"] if self.foreground else []) + self.args + [self.path]
+        self.proc = start_daemon(args, stdout=self.out, stderr=self.err, env=self.env)
         deadline = time.time() + 5
         while time.time() < deadline and not self.mounted():
             time.sleep(0.05)

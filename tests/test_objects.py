@@ -30,7 +30,7 @@ import sys
 import time
 
 from ipcfs_test import (Mount, PosixQueue, SysV, as_user, create_queue, errno_name, expect_errno,
-                        run, watched_mount)
+                        run, start_daemon, watched_mount)
 
 FULL = os.environ.get("IPCFS_TEST_SIZE") == "full"
 RACE_OPENS = 20000 if FULL else 2000
@@ -1389,7 +1389,7 @@ def test_source_with_a_comma_adds_no_option():
     import subprocess
     import tempfile
     path = tempfile.mkdtemp(prefix="ipcfs-test.")
-    proc = subprocess.Popen([os.environ["IPCFS"], "-f", "src,ro", path], stderr=subprocess.DEVNULL)
+    proc = start_daemon(["-f", "src,ro", path], stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 5
         row = None
