@@ -46,13 +46,15 @@ struct node_ref {
 	bool owned;
 	bool rebound; /* the node stands for this object only from now on */
 };
-/* What a request may do with a node whose name holds another object now
- * than the node stood for. A node with no open file stands for nothing
- * but its name: a request that only looks (getattr) or makes its own
- * checks (open) takes the new object as the node's; one that changes an
- * object the kernel checked gets ESTALE, as does any whose name is gone,
- * and the kernel looks the name up again and retries. */
-enum node_stale { NODE_STRICT, NODE_REBIND, NODE_REBIND_OR_GONE };
+/* What a request on a node does where the node's name holds another
+ * object now, or none. A node with no open file stands for nothing but its
+ * name: a request that only looks (stat) or makes its own checks (open)
+ * takes the new object as the node's; one the kernel checked against the
+ * node's object (setattr, xattrs) must act on that one, or get ESTALE, on
+ * which the kernel looks the name up again and retries. Where the name is
+ * gone, a stat gets -ENOENT, to show the attributes last seen, and the
+ * others ESTALE. */
+enum node_use { NODE_AS_CHECKED, NODE_TO_OPEN, NODE_TO_STAT };
 
 struct node *nodes_build_tree(const struct ipc_kind *const *kinds);
 void nodes_free_tree(void);
@@ -73,13 +75,14 @@ double node_attr_seconds(const struct node *n);
  * another object than its node knew, or if the node is open for a write
  * that may wait; one more lookup counted. */
 struct node *node_lookup_object(struct node *dir, const char *name, uint64_t object_id);
-/* The object n stands for, or -ESTALE where its name holds another or
- * none now (-ENOENT for NODE_LAST_ATTR, whose caller knows the last
- * attributes): the kernel then looks the name up again and retries, once. A
- * second ESTALE in a row for one caller (the thread, as the request names
- * it) and name is answered ENOENT, what a name gone gives, since the
- * kernel would pass ESTALE on to the caller. */
-int node_object(struct node *n, pid_t caller, enum node_stale stale, struct node_ref *ref);
+/* The object n stands for, or an error as enum node_use says. The kernel
+ * retries an ESTALE once: a second one in a row for one caller (the
+ * thread, as the request names it) and name is answered ENOENT, what a
+ * name gone gives, since the kernel would pass ESTALE on to the caller. */
+int node_object(struct node *n, pid_t caller, enum node_use use, struct node_ref *ref);
+/* The object name holds now in kind k, and its attributes. */
+int object_find(const struct ipc_kind *k, const char *name, struct ipc_object **out,
+		struct ipc_attr *attr);
 void node_ref_done(struct node *n, struct node_ref *ref);
 /* A file opened on ref's object: the node holds it while any is open. */
 void node_file_opened(struct node *n, struct node_ref *ref);

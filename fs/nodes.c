@@ -174,25 +174,31 @@ static int stale_answer(const struct node *n, pid_t caller)
 	return -ESTALE;
 }
 
-int node_object(struct node *n, pid_t caller, enum node_stale stale, struct node_ref *ref)
+int object_find(const struct ipc_kind *k, const char *name, struct ipc_object **out,
+		struct ipc_attr *attr)
+{
+	int r = k->find(name, out);
+	if (r == 0 && (r = k->stat(*out, attr)) < 0)
+		k->release(*out);
+	return r;
+}
+
+int node_object(struct node *n, pid_t caller, enum node_use use, struct node_ref *ref)
 {
 	*ref = (struct node_ref){ n->object, false, false };
 	if (n->object)
 		return 0;
 	struct ipc_object *o;
-	int r = n->kind->find(n->name, &o);
-	if (r == -ENOENT && stale == NODE_REBIND_OR_GONE)
+	struct ipc_attr a;
+	int r = object_find(n->kind, n->name, &o, &a);
+	if (r == -ENOENT && use == NODE_TO_STAT)
 		return r;
 	if (r < 0)
 		return r == -ENOENT ? stale_answer(n, caller) : r;
-	struct ipc_attr a;
-	r = n->kind->stat(o, &a);
-	bool other = r == 0 && a.id != n->object_id;
-	if (other && stale == NODE_STRICT)
-		r = stale_answer(n, caller);
-	if (r < 0) {
+	bool other = a.id != n->object_id;
+	if (other && use == NODE_AS_CHECKED) {
 		n->kind->release(o);
-		return r;
+		return stale_answer(n, caller);
 	}
 	if (other)
 		n->object_id = a.id;

@@ -83,7 +83,7 @@ static int node_attr(struct node *n, pid_t caller, struct stat *st)
 		return 0;
 	}
 	struct node_ref ref;
-	int r = node_object(n, caller, NODE_REBIND_OR_GONE, &ref);
+	int r = node_object(n, caller, NODE_TO_STAT, &ref);
 	if (r == 0) {
 		r = object_attr(n, &ref, st);
 	} else if (r == -ENOENT) {
@@ -154,18 +154,14 @@ int ops_lookup(struct node *dir, const char *name, struct node **out, struct sta
 	} else if (node_is_kind_dir(dir)) {
 		struct ipc_object *o;
 		struct ipc_attr a;
-		r = dir->kind->find(name, &o);
-		if (r < 0)
-			goto out;
-		r = dir->kind->stat(o, &a);
-		dir->kind->release(o);
+		r = object_find(dir->kind, name, &o, &a);
 		if (r == 0) {
+			dir->kind->release(o);
 			n = node_lookup_object(dir, name, a.id);
 			n->last_attr = a;
 			attr_to_stat(n, &a, st);
 		}
 	}
-out:
 	*out = n;
 	return r;
 }
@@ -255,7 +251,7 @@ static int set_attr(fuse_req_t req, struct node *n, const struct stat *attr, int
 	if (n->is_dir)
 		return -EPERM;
 	struct node_ref ref;
-	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_STRICT, &ref);
+	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_AS_CHECKED, &ref);
 	if (r == 0)
 		r = apply_setattr(n, ref.object, attr, to_set);
 	if (r == 0)
@@ -309,7 +305,7 @@ static int open_node(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 	if (n->is_dir)
 		return -EISDIR;
 	struct node_ref ref;
-	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_REBIND, &ref);
+	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_TO_OPEN, &ref);
 	struct ipc_attr a;
 	/* The kernel checked the object the node stood for until now. */
 	if (r == 0 && ref.rebound && (r = n->kind->stat(ref.object, &a)) == 0)
@@ -375,9 +371,8 @@ static int create_object(fuse_req_t req, struct node *dir, const char *name, mod
 	struct node *n = r == 0 ? node_lookup_object(dir, name, a.id) : NULL;
 	if (n && fi)
 		r = file_open(req, n, &ref, fi);
-	if (r == 0 && fi) {
-		r = object_attr(n, &ref, st); /* after the open: the size depends on it */
-	} else if (r == 0) {
+	/* After the open, the size depends on it; the open stands either way. */
+	if (r == 0 && (!fi || object_attr(n, &ref, st) < 0)) {
 		n->last_attr = a;
 		attr_to_stat(n, &a, st);
 	}
@@ -427,13 +422,12 @@ static int remove_object(fuse_req_t req, struct node *dir, const char *name)
 	const struct ipc_kind *k = dir->kind;
 	struct ipc_object *o;
 	struct ipc_attr a;
-	int r = k->find(name, &o);
+	int r = object_find(k, name, &o, &a);
 	if (r < 0)
 		return r;
-	r = k->stat(o, &a);
 	/* The kernel's entry for the name stands for another object: stale. */
 	struct node *n = g_hash_table_lookup(dir->objects, name);
-	if (r == 0 && n && n->object_id != a.id)
+	if (n && n->object_id != a.id)
 		r = -ESTALE;
 	uid_t caller = fuse_req_ctx(req)->uid;
 	if (r == 0 && caller != 0 && caller != a.uid)
@@ -514,7 +508,7 @@ static int get_xattr(fuse_req_t req, struct node *n, const char *name, GString *
 	if (n->is_dir || !n->kind->getxattr)
 		return -ENODATA;
 	struct node_ref ref;
-	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_STRICT, &ref);
+	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_AS_CHECKED, &ref);
 	if (r == 0)
 		r = n->kind->getxattr(ref.object, name, value);
 	node_ref_done(n, &ref);
@@ -541,7 +535,7 @@ static int list_xattrs(fuse_req_t req, struct node *n, GString *out)
 		r = n->kind->dir_listxattr(&who, names);
 	} else if (!n->is_dir && n->kind->listxattr) {
 		struct node_ref ref;
-		r = node_object(n, fuse_req_ctx(req)->pid, NODE_STRICT, &ref);
+		r = node_object(n, fuse_req_ctx(req)->pid, NODE_AS_CHECKED, &ref);
 		if (r == 0)
 			r = n->kind->listxattr(ref.object, names);
 		node_ref_done(n, &ref);
@@ -570,7 +564,7 @@ static int set_xattr(fuse_req_t req, struct node *n, const char *name, const cha
 	if (n->is_dir || !n->kind->setxattr)
 		return -ENOTSUP;
 	struct node_ref ref;
-	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_STRICT, &ref);
+	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_AS_CHECKED, &ref);
 	if (r == 0)
 		r = n->kind->setxattr(ref.object, name, value, &who);
 	node_ref_done(n, &ref);

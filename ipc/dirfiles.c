@@ -74,7 +74,8 @@ static int stat_by_name(const struct ipc_dir *d, const char *name, struct stat *
 	return S_ISREG(st->st_mode) ? 0 : -ENOENT;
 }
 
-int ipc_dir_list(const struct ipc_dir *d, GPtrArray *names)
+int ipc_dir_each(const struct ipc_dir *d,
+		 void (*fn)(const char *name, const struct stat *st, void *data), void *data)
 {
 	int fd = openat(d->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -91,10 +92,20 @@ int ipc_dir_list(const struct ipc_dir *d, GPtrArray *names)
 		const char *name = object_name(d, e->d_name);
 		if (name && (e->d_type == DT_REG || e->d_type == DT_UNKNOWN) &&
 		    stat_by_name(d, name, &st) == 0)
-			g_ptr_array_add(names, g_strdup(name));
+			fn(name, &st, data);
 	}
 	closedir(dir);
 	return 0;
+}
+
+static void add_name(const char *name, const struct stat *st, void *names)
+{
+	g_ptr_array_add(names, g_strdup(name));
+}
+
+int ipc_dir_list(const struct ipc_dir *d, GPtrArray *names)
+{
+	return ipc_dir_each(d, add_name, names);
 }
 
 int ipc_dir_adopt(const struct ipc_dir *d, int fd, struct ipc_object **out)

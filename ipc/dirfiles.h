@@ -27,6 +27,9 @@ void ipc_attr_from_stat(const struct stat *st, struct ipc_attr *attr);
 char *ipc_dir_file(const struct ipc_dir *d, const char *name);
 int ipc_dir_check_name(const struct ipc_dir *d, const char *name);
 int ipc_dir_list(const struct ipc_dir *d, GPtrArray *names);
+/* fn(name, its stat, data) for each object of the directory. */
+int ipc_dir_each(const struct ipc_dir *d,
+		 void (*fn)(const char *name, const struct stat *st, void *data), void *data);
 /* A reference to the regular file name holds now. */
 int ipc_dir_find(const struct ipc_dir *d, const char *name, struct ipc_object **out);
 /* A new file named name, owned by who, made ready by init(fd) (NULL: as

@@ -271,18 +271,17 @@ static gboolean queue_is_gone(gpointer key, gpointer value, gpointer live)
 	return !g_hash_table_contains(live, key);
 }
 
+static void add_inode(const char *name, const struct stat *st, void *live)
+{
+	g_hash_table_add(live, g_memdup2(&(gint64){ st->st_ino }, sizeof(gint64)));
+}
+
 /* Drops the priorities of queues that no longer exist. */
 static void prune_priorities(void)
 {
-	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-	if (mq_list(names) < 0)
-		return;
 	g_autoptr(GHashTable) live = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
-	for (guint i = 0; i < names->len; i++) {
-		struct stat st;
-		if (fstatat(queues.fd, names->pdata[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
-			g_hash_table_add(live, g_memdup2(&(gint64){ st.st_ino }, sizeof(gint64)));
-	}
+	if (ipc_dir_each(&queues, add_inode, live) < 0)
+		return;
 	g_hash_table_foreach_remove(send_priority, queue_is_gone, live);
 	priorities_kept = g_hash_table_size(send_priority);
 }

@@ -220,21 +220,22 @@ int sysv_unlink(struct ipc_object *o, const char *name)
 	return r == -EINVAL || r == -EIDRM ? -ENOENT : r;
 }
 
-static int gone_errno(int r)
+long sysv_errno(const struct sysv_kind *k, int id, long r)
 {
-	return r == -EINVAL ? -EIDRM : r;
+	struct sysv_stat st;
+	return r == -EINVAL && k->stat(id, false, &st) < 0 ? -EIDRM : r;
 }
 
 int sysv_chmod(struct ipc_object *o, mode_t mode)
 {
 	if (mode & 07000)
 		return -EINVAL; /* no set-id or sticky bits on IPC objects */
-	return gone_errno(o->kind->set_owner(o->id, (uid_t)-1, (gid_t)-1, mode & 0777));
+	return sysv_errno(o->kind, o->id, o->kind->set_owner(o->id, (uid_t)-1, (gid_t)-1, mode & 0777));
 }
 
 int sysv_chown(struct ipc_object *o, uid_t uid, gid_t gid)
 {
-	return gone_errno(o->kind->set_owner(o->id, uid, gid, (mode_t)-1));
+	return sysv_errno(o->kind, o->id, o->kind->set_owner(o->id, uid, gid, (mode_t)-1));
 }
 
 /* A shell's ">" truncates to 0, dd to where it starts writing: accepted,
@@ -326,11 +327,7 @@ int sysv_dir_removexattr(const struct sysv_kind *k, const struct ipc_caller *who
 
 long sysv_call_errno(const struct sysv_kind *k, int id)
 {
-	int err = errno;
-	struct sysv_stat st;
-	if (err == EINVAL && k->stat(id, false, &st) < 0)
-		return -EIDRM;
-	return -err;
+	return sysv_errno(k, id, -errno);
 }
 
 int sysv_setup(void)

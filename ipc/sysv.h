@@ -75,9 +75,11 @@ int sysv_truncate(struct ipc_object *o, off_t size);
 int sysv_listxattr(struct ipc_object *o, GPtrArray *attrs);
 int sysv_getxattr(struct ipc_object *o, const char *attr, GString *value);
 
-/* -errno of a System V call on id that failed: EINVAL, where the kernel
- * gives it because id names no object any more, as EIDRM, "identifier
- * removed"; every other errno, EINVAL for a bad argument too, as it is. */
+/* The error r of a System V call on id: -EINVAL, where the kernel gives
+ * it because id names no object any more, as -EIDRM, "identifier
+ * removed"; every other error, EINVAL for a bad argument too, as it is. */
+long sysv_errno(const struct sysv_kind *k, int id, long r);
+/* The same, for the errno of a call that just failed. */
 long sysv_call_errno(const struct sysv_kind *k, int id);
 
 /* Each kind's setup and teardown: the pool of waiting calls, the

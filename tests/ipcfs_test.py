@@ -218,6 +218,30 @@ class SysV:
         cls._check(cls.libc.shmctl(ident, cls.IPC_RMID, None))
 
 
+class Attached:
+    """A direct attachment of a segment (shmat), detached on leaving."""
+
+    def __init__(self, ident):
+        self.addr = SysV.shmat(ident)
+
+    def read(self, offset, size):
+        return ctypes.string_at(self.addr + offset, size)
+
+    def write(self, offset, data):
+        ctypes.memmove(self.addr + offset, data, len(data))
+
+    def detach(self):
+        if self.addr is not None:
+            SysV.shmdt(self.addr)
+            self.addr = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.detach()
+
+
 @contextlib.contextmanager
 def watched_mount(options="allow_other", seconds=30):
     """Mount(options), whose daemon is killed if the test and the unmount

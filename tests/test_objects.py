@@ -29,7 +29,7 @@ import struct
 import sys
 import time
 
-from ipcfs_test import (Mount, PosixQueue, SysV, as_user, create_queue, errno_name, expect_errno,
+from ipcfs_test import (Attached, Mount, PosixQueue, SysV, as_user, create_queue, errno_name, expect_errno,
                         run, start_daemon, watched_mount)
 
 FULL = os.environ.get("IPCFS_TEST_SIZE") == "full"
@@ -253,24 +253,6 @@ class NamedSem:
 
     def __exit__(self, *exc):
         self.close()
-
-
-class Attached:
-    """A native attachment (shmat) of a System V segment."""
-
-    def __init__(self, ident):
-        self.addr = SysV.shmat(ident)
-
-    def read(self, offset, size):
-        return ctypes.string_at(self.addr + offset, size)
-
-    def write(self, offset, data):
-        ctypes.memmove(self.addr + offset, data, len(data))
-
-    def detach(self):
-        if self.addr is not None:
-            SysV.shmdt(self.addr)
-            self.addr = None
 
 
 def shm_file(m, suffix):

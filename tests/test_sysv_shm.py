@@ -13,7 +13,7 @@ import re
 import subprocess
 import time
 
-from ipcfs_test import SysV, errno_name, expect_errno, run, watched_mount
+from ipcfs_test import Attached, SysV, errno_name, expect_errno, run, watched_mount
 
 MODES = {"passthrough": "allow_other", "fallback": "allow_other,no_passthrough"}
 LOG_SAYS = {"passthrough": b"passthrough: on", "fallback": b"passthrough: off (-o no_passthrough)"}
@@ -32,30 +32,6 @@ def make_segment(m, n, size, mode=0o600, data=b""):
         ctypes.memmove(addr, data, len(data))
         SysV.shmdt(addr)
     return ident
-
-
-class Attached:
-    """A direct attachment of a segment (shmat), detached on leaving."""
-
-    def __init__(self, ident):
-        self.addr = SysV.shmat(ident)
-
-    def read(self, offset, size):
-        return ctypes.string_at(self.addr + offset, size)
-
-    def write(self, offset, data):
-        ctypes.memmove(self.addr + offset, data, len(data))
-
-    def detach(self):
-        if self.addr is not None:
-            SysV.shmdt(self.addr)
-            self.addr = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.detach()
 
 
 def ipcs_info(ident):
