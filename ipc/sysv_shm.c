@@ -1,12 +1,15 @@
 /* System V shared memory segments: sysv/shm/KEY.
  *
- * An open attaches the segment. Where the daemon may open the attachment's
+ * An open attaches the segment, and the attachment lives with the open
+ * file, as a process's lives with it: the segment counts it in nattch, and
+ * lives on after IPC_RMID, stat'able and chmod'able by its id, until the
+ * last close. Where the daemon may open the attachment's
  * /proc/self/map_files entry (as root), that gives a descriptor of the
- * segment's own file: the daemon detaches again, and fs/ hands the
- * descriptor to the kernel as a passthrough backing file, so read, write
- * and mmap reach the segment without the daemon. Otherwise the daemon
- * keeps the attachment and serves read and write from it. A segment's
- * size is fixed: nothing reads or writes past it here. */
+ * segment's own file, which fs/ hands to the kernel as a passthrough
+ * backing file, so read, write and mmap reach the segment without the
+ * daemon. Reads and writes that do reach it are served from the
+ * attachment. A segment's size is fixed: nothing reads or writes past it
+ * here. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,7 +26,7 @@ struct ipc_handle {
 	int id;
 	size_t size;
 	int fd;     /* the segment's file, or -1 */
-	char *addr; /* the daemon's attachment where there is no fd */
+	char *addr; /* the daemon's attachment, while the file is open */
 };
 
 static long option_size;
@@ -165,11 +168,8 @@ static int shm_open_handle(struct ipc_object *o, int flags, struct ipc_handle **
 	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
 	h->id = o->id;
 	h->size = st.attr.size;
+	h->addr = addr;
 	h->fd = open_attached_file(addr, flags);
-	if (h->fd >= 0)
-		shmdt(addr);
-	else
-		h->addr = addr;
 	keep_segment_size(h);
 	*out = h;
 	return 0;
@@ -180,8 +180,7 @@ static void shm_close_handle(struct ipc_handle *h)
 	keep_segment_size(h);
 	if (h->fd >= 0)
 		close(h->fd);
-	if (h->addr)
-		shmdt(h->addr);
+	shmdt(h->addr);
 	g_free(h);
 }
 
@@ -195,14 +194,9 @@ static ssize_t shm_read(struct ipc_handle *h, void *buf, size_t len, off_t offse
 			struct ipc_progress *progress)
 {
 	size_t n = span(h, offset, len);
-	if (n == 0)
-		return 0;
-	if (h->addr) {
+	if (n > 0)
 		memcpy(buf, h->addr + offset, n);
-		return n;
-	}
-	ssize_t r = pread(h->fd, buf, n, offset);
-	return r < 0 ? -errno : r;
+	return n;
 }
 
 static ssize_t shm_write(struct ipc_handle *h, const void *buf, size_t len, off_t offset,
@@ -211,12 +205,8 @@ static ssize_t shm_write(struct ipc_handle *h, const void *buf, size_t len, off_
 	size_t n = span(h, offset, len);
 	if (n == 0)
 		return len == 0 ? 0 : -ENOSPC; /* a segment does not grow */
-	if (h->addr) {
-		memcpy(h->addr + offset, buf, n);
-		return n;
-	}
-	ssize_t r = pwrite(h->fd, buf, n, offset);
-	return r < 0 ? -errno : r;
+	memcpy(h->addr + offset, buf, n);
+	return n;
 }
 
 static int shm_backing_fd(struct ipc_handle *h)

@@ -397,20 +397,29 @@ def case_xattrs(m, mode):
     assert os.getxattr(m.sysv("shm", 2), "user.shm.cpid") == str(m.proc.pid).encode()
 
 
-def case_open_file_holds_no_attachment(m, mode):
-    """README: as root the daemon takes the segment's own file from its
-    attachment and detaches again at once, in either mode; mappings through
-    the mount do not count."""
+def case_open_file_holds_an_attachment(m, mode):
+    """README: each open file through the mount holds an attachment in the
+    daemon, in either mode, as a process that shmat'ed it would: nattch
+    counts it, and the segment outlives IPC_RMID until the last close."""
     ident = make_segment(m, 1, 4096)
     fd = os.open(m.sysv("shm", 1), os.O_RDWR)
     try:
-        want = b"0"
         got = os.getxattr(m.sysv("shm", 1), "user.shm.nattch")
-        assert got == want, "nattch %s while open, want %s" % (got, want)
-        assert ipcs_info(ident)[1] == int(want)
+        assert got == b"1", "nattch %s while open, want 1" % got
+        assert ipcs_info(ident)[1] == 1
+        fd2 = os.open(m.sysv("shm", 1), os.O_RDONLY)
+        assert ipcs_info(ident)[1] == 2
+        os.close(fd2)
+        assert ipcs_info(ident)[1] == 1
+        SysV.shmrm(ident)
+        # Removed, it lives on, nameless, while the file is open.
+        assert ipcs_info(ident)[1] == 1
+        assert os.fstat(fd).st_nlink == 0
+        os.fchmod(fd, 0o640)
+        assert ipcs_info(ident)[2] & 0o777 == 0o640
     finally:
         os.close(fd)
-    assert os.getxattr(m.sysv("shm", 1), "user.shm.nattch") == b"0"
+    expect_errno(errno.EINVAL, SysV.shmat, ident)
 
 
 def case_stat_times(m, mode):
