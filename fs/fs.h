@@ -52,8 +52,8 @@ struct node_ref {
  * takes the new object as the node's; one the kernel checked against the
  * node's object (setattr, xattrs) must act on that one, or get ESTALE, on
  * which the kernel looks the name up again and retries. Where the name is
- * gone, a stat gets -ENOENT, to show the attributes last seen, and the
- * others ESTALE. */
+ * gone, a stat or an open gets -ENOENT (to show the attributes last seen;
+ * to create, if the caller asked to), the others what node_stale says. */
 enum node_use { NODE_AS_CHECKED, NODE_TO_OPEN, NODE_TO_STAT };
 
 struct node *nodes_build_tree(const struct ipc_kind *const *kinds);
@@ -80,6 +80,9 @@ struct node *node_lookup_object(struct node *dir, const char *name, uint64_t obj
  * thread, as the request names it) and name is answered ENOENT, what a
  * name gone gives, since the kernel would pass ESTALE on to the caller. */
 int node_object(struct node *n, pid_t caller, enum node_use use, struct node_ref *ref);
+/* ESTALE for a request on n whose object is gone or not the one checked,
+ * or ENOENT where the same caller got ESTALE for that name just before. */
+int node_stale(const struct node *n, pid_t caller);
 /* The object name holds now in kind k, and its attributes. */
 int object_find(const struct ipc_kind *k, const char *name, struct ipc_object **out,
 		struct ipc_attr *attr);
@@ -88,6 +91,11 @@ void node_ref_done(struct node *n, struct node_ref *ref);
 void node_file_opened(struct node *n, struct node_ref *ref);
 void node_file_closed(struct node *n);
 void node_forget(struct node *node, uint64_t count);
+
+/* fs/caller.c: whether the caller's thread tid is blocked in an open with
+ * O_CREAT, which FUSE takes out of an OPEN's flags; the mode it gives,
+ * after its umask. */
+bool caller_open_creates(pid_t tid, mode_t *mode);
 
 /* fs/park.c: requests that must wait for a descriptor to become ready. */
 enum park_result {

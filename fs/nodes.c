@@ -154,7 +154,7 @@ static gboolean stale_expired(gpointer key, gpointer value, gpointer now)
 	return *(gint64 *)now - ((struct stale *)value)->when >= STALE_RETRY_US;
 }
 
-static int stale_answer(const struct node *n, pid_t caller)
+int node_stale(const struct node *n, pid_t caller)
 {
 	gint64 now = g_get_monotonic_time();
 	if (!stale_answers)
@@ -191,14 +191,14 @@ int node_object(struct node *n, pid_t caller, enum node_use use, struct node_ref
 	struct ipc_object *o;
 	struct ipc_attr a;
 	int r = object_find(n->kind, n->name, &o, &a);
-	if (r == -ENOENT && use == NODE_TO_STAT)
+	if (r == -ENOENT && use != NODE_AS_CHECKED)
 		return r;
 	if (r < 0)
-		return r == -ENOENT ? stale_answer(n, caller) : r;
+		return r == -ENOENT ? node_stale(n, caller) : r;
 	bool other = a.id != n->object_id;
 	if (other && use == NODE_AS_CHECKED) {
 		n->kind->release(o);
-		return stale_answer(n, caller);
+		return node_stale(n, caller);
 	}
 	if (other)
 		n->object_id = a.id;

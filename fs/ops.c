@@ -300,36 +300,11 @@ static int may_open(fuse_req_t req, const struct ipc_attr *a, int flags)
 	return 0;
 }
 
-static int open_node(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
-{
-	if (n->is_dir)
-		return -EISDIR;
-	struct node_ref ref;
-	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_TO_OPEN, &ref);
-	struct ipc_attr a;
-	/* The kernel checked the object the node stood for until now. */
-	if (r == 0 && ref.rebound && (r = n->kind->stat(ref.object, &a)) == 0)
-		r = may_open(req, &a, fi->flags);
-	if (r == 0)
-		r = file_open(req, n, &ref, fi);
-	node_ref_done(n, &ref);
-	return r;
-}
-
-static void ipcfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct node *n = node_get(ino);
-	int r = n ? open_node(req, n, fi) : -ENOENT;
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else if (fuse_reply_open(req, fi) == -ENOENT)
-		file_discard(req, fi);
-}
-
 /* How often a create that found the name taken, but by nothing an open
  * could take (gone again, or a file that is no object), tries again: a
  * name held by something else for that long is ENOENT, as before. */
 #define CREATE_TRIES 100
+#define CREATE_PAUSE_MAX_US 20
 
 /* A new object named name, or, for an open without O_EXCL, the one that
  * took the name since the kernel's lookup; *made says which. Another
@@ -348,8 +323,72 @@ static int make_or_find(fuse_req_t req, struct node *dir, const char *name, mode
 		r = k->find(name, out);
 		if (r != -ENOENT)
 			return r;
+		/* A remover in a loop can fall into step with these tries, and
+		 * make the name exactly while each create runs and remove it
+		 * while each find does: a pause of a few microseconds, of a
+		 * random length, breaks that step. */
+		if (i >= CREATE_TRIES / 10)
+			g_usleep(g_random_int_range(1, CREATE_PAUSE_MAX_US));
 	}
+	g_debug("create of %s/%s: taken, by nothing an open can take, %d times", k->dir, name,
+		CREATE_TRIES);
 	return -ENOENT;
+}
+
+/* The name of n is gone since the kernel found it. An open with O_CREAT
+ * would have made the object had the kernel known (FUSE takes O_CREAT
+ * out of an OPEN): it is made now, or the one someone else made since is
+ * taken, as the node's. Any other open is stale. */
+static int create_for_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi,
+			   struct node_ref *ref)
+{
+	pid_t caller = fuse_req_ctx(req)->pid;
+	mode_t mode;
+	if (!caller_open_creates(caller, &mode)) {
+		g_debug("open of %s/%s: the name is gone, and the caller asked for no O_CREAT",
+			n->kind->dir, n->name);
+		return node_stale(n, caller);
+	}
+	struct ipc_object *o;
+	struct ipc_attr a;
+	bool made;
+	int r = make_or_find(req, n->parent, n->name, mode, fi, &o, &made);
+	if (r == 0 && (r = n->kind->stat(o, &a)) < 0)
+		n->kind->release(o);
+	if (r < 0)
+		return r;
+	n->object_id = a.id;
+	/* Another's object is checked as for a node rebound to it. */
+	*ref = (struct node_ref){ o, true, !made };
+	return 0;
+}
+
+static int open_node(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
+{
+	if (n->is_dir)
+		return -EISDIR;
+	struct node_ref ref;
+	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_TO_OPEN, &ref);
+	if (r == -ENOENT)
+		r = create_for_open(req, n, fi, &ref);
+	struct ipc_attr a;
+	/* The kernel checked the object the node stood for until now. */
+	if (r == 0 && ref.rebound && (r = n->kind->stat(ref.object, &a)) == 0)
+		r = may_open(req, &a, fi->flags);
+	if (r == 0)
+		r = file_open(req, n, &ref, fi);
+	node_ref_done(n, &ref);
+	return r;
+}
+
+static void ipcfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct node *n = node_get(ino);
+	int r = n ? open_node(req, n, fi) : -ENOENT;
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if (fuse_reply_open(req, fi) == -ENOENT)
+		file_discard(req, fi);
 }
 
 static int create_object(fuse_req_t req, struct node *dir, const char *name, mode_t mode,

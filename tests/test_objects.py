@@ -26,7 +26,6 @@ import mmap
 import os
 import signal
 import struct
-import sys
 import time
 
 from ipcfs_test import (Attached, Mount, PosixQueue, SysV, as_user, create_queue, errno_name, expect_errno,
@@ -1297,13 +1296,9 @@ def open_racing_a_remover(kind, as_nobody):
             "times: %s" % (failed, RACE_OPENS, done, failures)
 
 
-# Not yet in the suite: issue 13 stays open for these. An open(O_CREAT)
-# whose name is gone between the kernel's lookup and its OPEN twice in a
-# row still fails with ENOENT (README, "Known limit" under mq/); run them
-# with --pending.
 for _kind in ("shm", "mq"):
-    register("pending_%s_open_creat_racing_a_remover" % _kind, open_racing_a_remover, _kind, False)
-    register("pending_%s_open_creat_racing_a_remover_as_a_user" % _kind, open_racing_a_remover, _kind,
+    register("test_%s_open_creat_racing_a_remover" % _kind, open_racing_a_remover, _kind, False)
+    register("test_%s_open_creat_racing_a_remover_as_a_user" % _kind, open_racing_a_remover, _kind,
              True)
 
 
@@ -1450,7 +1445,4 @@ def test_sem_value_past_the_maximum_refuses_a_post():
 
 
 if __name__ == "__main__":
-    if "--pending" in sys.argv:
-        run({n.replace("pending_", "test_", 1): f for n, f in globals().items()
-             if n.startswith("pending_")})
     run(globals())
