@@ -2,13 +2,16 @@
  * straight from the object's own file, once the daemon registers that file
  * as a backing file and names its id in the open reply.
  *
- * One backing id per node and access mode of the descriptor behind it,
- * shared by the opens that use it, and closed on the last of their
- * releases. Whether the kernel lets this
+ * One backing id per node, shared by its opens, and closed on the last of
+ * their releases. The kernel takes one backing file per inode at a time,
+ * and opens it again for each open that names it, with that open's own
+ * flags and the daemon's credentials as they were at registration: the
+ * access mode of the descriptor registered does not limit later opens
+ * (seen here: registered from a read-only descriptor, an open for writing
+ * writes). Whether the kernel lets this
  * daemon register backing files at all (it needs CAP_SYS_ADMIN in the
  * initial user namespace) is probed once, right after the mount. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -75,37 +78,27 @@ void backing_probe(int fuse_fd)
 	g_message("passthrough: on: mmap of a file with a backing file maps that file itself");
 }
 
-/* The slot of fd's access mode: a read-only descriptor must never serve
- * an open for writing, nor a write-only one a read. */
-static int slot_of(int fd)
+int backing_get(fuse_req_t req, struct node *n, int fd)
 {
-	int flags = fcntl(fd, F_GETFL);
-	return flags < 0 ? -1 : flags & O_ACCMODE;
-}
-
-int backing_get(fuse_req_t req, struct node *n, int fd, int *slot)
-{
-	int s = slot_of(fd);
-	if (mode != MODE_ON || s < 0 || s > O_RDWR)
+	if (mode != MODE_ON)
 		return 0;
-	if (n->backing_id[s] == 0) {
+	if (n->backing_id == 0) {
 		int id = fuse_passthrough_open(req, fd);
 		if (id <= 0)
 			return 0;
-		n->backing_id[s] = id;
+		n->backing_id = id;
 	}
-	n->backing_refs[s]++;
-	*slot = s;
-	return n->backing_id[s];
+	n->backing_refs++;
+	return n->backing_id;
 }
 
 /* Closed with the last open that uses it: an id the kernel holds pins the
  * object's file where no lsof can see it. */
-void backing_put(fuse_req_t req, struct node *n, int slot)
+void backing_put(fuse_req_t req, struct node *n)
 {
-	if (n->backing_refs[slot] > 0 && --n->backing_refs[slot] == 0) {
-		fuse_passthrough_close(req, n->backing_id[slot]);
-		n->backing_id[slot] = 0;
+	if (n->backing_refs > 0 && --n->backing_refs == 0) {
+		fuse_passthrough_close(req, n->backing_id);
+		n->backing_id = 0;
 	}
 }
 

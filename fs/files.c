@@ -27,7 +27,7 @@ struct open_file {
 	short read_events, write_events; /* what a waiting read or write waits for */
 	bool counted_writer; /* in node->open_writers */
 	short poll_parked; /* events a poll notification waits for */
-	int backing_slot;  /* the node's backing file it uses, or -1 */
+	bool passthrough;  /* uses the node's backing file */
 };
 
 /* One read or write, from its request to its one reply. */
@@ -82,8 +82,8 @@ static void file_close(struct open_file *f, fuse_req_t req)
 		park_drop(f->wait_fd, f, EBADF);
 	if (f->poll_fd >= 0)
 		park_drop(f->poll_fd, f, EBADF);
-	if (f->backing_slot >= 0 && req)
-		backing_put(req, f->node, f->backing_slot);
+	if (f->passthrough && req)
+		backing_put(req, f->node);
 	if (f->counted_writer)
 		f->node->open_writers--;
 	f->node->kind->close(f->handle);
@@ -106,16 +106,15 @@ void files_shutdown(void)
 	g_clear_pointer(&open_files, g_hash_table_destroy);
 }
 
-static void open_passthrough(fuse_req_t req, struct open_file *f, struct fuse_file_info *fi)
+/* The backing id for a file of bytes whose handle has a backing file, 0
+ * where it goes through the daemon. */
+static int backing_for(fuse_req_t req, struct node *n, struct ipc_handle *h)
 {
-	const struct ipc_kind *k = f->node->kind;
-	int fd = k->backing_fd ? k->backing_fd(f->handle) : -1;
-	int id = fd >= 0 ? backing_get(req, f->node, fd, &f->backing_slot) : 0;
-	if (id > 0) {
-		fi->backing_id = id;
-	} else {
-		fi->direct_io = 1;
-	}
+	const struct ipc_kind *k = n->kind;
+	if (k->messages || k->waits || !k->backing_fd)
+		return 0;
+	int fd = k->backing_fd(h);
+	return fd >= 0 ? backing_get(req, n, fd) : 0;
 }
 
 /* Grows the size the kernel knows for the inode to WAITING_WRITE_ROOM,
@@ -146,13 +145,13 @@ int file_open(fuse_req_t req, struct node *n, struct node_ref *ref, struct fuse_
 		k->close(h);
 		return r;
 	}
+	int backing = backing_for(req, n, h);
 	node_file_opened(n, ref);
 	struct open_file *f = g_new0(struct open_file, 1);
 	f->node = n;
 	f->handle = h;
 	f->wait_fd = -1;
 	f->poll_fd = -1;
-	f->backing_slot = -1;
 	f->wait_key = g_strdup_printf("%s/%" G_GUINT64_FORMAT, k->dir, n->object_id);
 	if (k->wait_fd) {
 		f->wait_fd = k->wait_fd(h, false, &f->read_events);
@@ -166,11 +165,11 @@ int file_open(fuse_req_t req, struct node *n, struct node_ref *ref, struct fuse_
 	fi->fh = (uintptr_t)f;
 	g_hash_table_add(open_files, f);
 	fi->noflush = 1;
-	if (k->messages) {
-		fi->direct_io = 1;
+	if (k->messages)
 		fi->nonseekable = 1;
-	} else if (!k->waits) {
-		open_passthrough(req, f, fi);
+	if (backing > 0) {
+		fi->backing_id = backing;
+		f->passthrough = true;
 	} else {
 		fi->direct_io = 1;
 	}

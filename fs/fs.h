@@ -33,10 +33,8 @@ struct node {
 	struct ipc_object *object;
 	unsigned open_files;
 	unsigned open_writers; /* opens for writing, of a kind whose writes wait */
-	/* Passthrough backing files, one per access mode of the descriptor
-	 * behind it (O_RDONLY, O_WRONLY, O_RDWR), 0: none. */
-	int backing_id[3];
-	unsigned backing_refs[3];
+	int backing_id;       /* passthrough backing file, 0: none */
+	unsigned backing_refs;
 };
 
 /* A reference to a node's object for one request: the node's own while
@@ -145,10 +143,10 @@ void dirs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 /* fs/backing.c: FUSE passthrough of objects' own files. */
 void backing_init(struct fuse_conn_info *conn, bool refused);
 void backing_probe(int fuse_fd);
-/* The backing id for fd, shared by the opens of n whose descriptor has
- * fd's access mode; 0: none. */
-int backing_get(fuse_req_t req, struct node *n, int fd, int *slot);
-void backing_put(fuse_req_t req, struct node *n, int slot);
+/* The backing id for an open of n whose descriptor is fd, shared by n's
+ * opens; 0: none, and the open goes through the daemon. */
+int backing_get(fuse_req_t req, struct node *n, int fd);
+void backing_put(fuse_req_t req, struct node *n);
 void backing_describe(GString *out); /* "passthrough: on (why)" */
 
 /* fs/stats.c: requests served and refused, per kind, counted where every

@@ -31,9 +31,11 @@ def _die_with_the_test():
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
-def start_daemon(args, **popen_kwargs):
-    """subprocess.Popen([IPCFS] + args): a daemon that ends with the test."""
-    return subprocess.Popen([IPCFS] + list(args), preexec_fn=_die_with_the_test, **popen_kwargs)
+def start_daemon(args, launcher=(), **popen_kwargs):
+    """subprocess.Popen(launcher + [IPCFS] + args): a daemon that ends with
+    the test."""
+    return subprocess.Popen(list(launcher) + [IPCFS] + list(args), preexec_fn=_die_with_the_test,
+                            **popen_kwargs)
 
 
 def _exit_on_sigterm(signum, frame):
@@ -388,6 +390,14 @@ def as_user(uid, fn, *args, gid=None, groups=(), umask=None):
     if not succeeded:
         raise value
     return value
+
+
+def wait_until(condition, what, limit=10):
+    """Waits until condition() holds; fails, naming what, after limit s."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for: " + what
+        time.sleep(0.01)
 
 
 def expect_errno(err, fn, *args, **kwargs):

@@ -43,7 +43,7 @@ import sys
 import tempfile
 import time
 
-from ipcfs_test import SysV, create_queue, errno_name, run, start_daemon, watched_mount
+from ipcfs_test import SysV, create_queue, errno_name, run, start_daemon, wait_until, watched_mount
 
 FULL = os.environ.get("IPCFS_TEST_SIZE") == "full"
 RUN_SECONDS = 12.0 if FULL else 2.5   # of random kills per case
@@ -127,12 +127,6 @@ except OSError as e:
 def comment(text):
     print("# " + text, flush=True)
 
-
-def wait_until(condition, what, limit=WAIT_LIMIT):
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for: " + what
-        time.sleep(0.01)
 
 
 def blocked_in(pid, call):

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-from ipcfs_test import create_queue, opened, run, watched_mount
+from ipcfs_test import create_queue, opened, run, wait_until, watched_mount
 
 ANSWER_WITHIN = 2.0  # seconds an unrelated request may take while others wait
 WAIT_LIMIT = 10.0    # seconds to wait for something that must happen
@@ -62,12 +62,6 @@ def raise_limits():
         hard = resource.getrlimit(limit)[1]
         resource.setrlimit(limit, (hard, hard))
 
-
-def wait_until(condition, what, limit=WAIT_LIMIT):
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for: " + what
-        time.sleep(0.02)
 
 
 def blocked_in(task, call, fd=None):

@@ -29,7 +29,7 @@ import struct
 import time
 
 from ipcfs_test import (Attached, Mount, PosixQueue, SysV, as_user, create_queue, errno_name, expect_errno,
-                        run, start_daemon, watched_mount)
+                        run, start_daemon, wait_until, watched_mount)
 
 FULL = os.environ.get("IPCFS_TEST_SIZE") == "full"
 RACE_OPENS = 20000 if FULL else 2000
@@ -198,13 +198,6 @@ def within(seconds, fn, *args):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
-
-def wait_until(condition, what, limit=5):
-    deadline = time.time() + limit
-    while not condition():
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.01)
 
 
 # The objects, natively -------------------------------------------------------------------
@@ -1442,6 +1435,55 @@ def test_sem_value_past_the_maximum_refuses_a_post():
             os.close(fd)
         with open(raw, "rb") as f:
             assert struct.unpack("<I", f.read(4))[0] == 0xfffffff0
+
+
+def test_shm_backing_from_a_read_only_descriptor_serves_a_write():
+    """A daemon without CAP_DAC_OVERRIDE opens a 0444 segment of another
+    user read-only, and that descriptor becomes the inode's backing file.
+    Made 0666 meanwhile, a second open for writing shares the backing id:
+    the kernel opens the backing file again per open, with that open's
+    flags, so the write and a shared mapping reach the segment (a second
+    backing file for the inode would have failed that open with EIO)."""
+    import subprocess
+    import tempfile
+    path = tempfile.mkdtemp(prefix="ipcfs-test.")
+    drop = ("setpriv", "--bounding-set", "-dac_override,-dac_read_search")
+    proc = start_daemon(["-f", path, "-o", "allow_other"], launcher=drop, stderr=subprocess.PIPE)
+    direct = os.path.join("/dev/shm", "t%d-ro-backing" % os.getpid())
+    try:
+        deadline = time.time() + 5
+        while time.time() < deadline and not os.path.ismount(path):
+            time.sleep(0.05)
+        assert os.path.ismount(path), "not mounted"
+        fd = os.open(direct, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o444)
+        os.write(fd, b"hello")
+        os.fchown(fd, NOBODY, NOBODY)
+        os.fchmod(fd, 0o444)
+        os.close(fd)
+        through = os.path.join(path, "shm", os.path.basename(direct))
+        ro = os.open(through, os.O_RDONLY)
+        try:
+            os.chmod(through, 0o666)
+            rw = os.open(through, os.O_RDWR)
+            try:
+                assert os.pwrite(rw, b"HE", 0) == 2
+                with mmap.mmap(rw, 5) as mm:
+                    mm[4:5] = b"O"
+                assert os.pread(ro, 5, 0) == b"HEllO"
+            finally:
+                os.close(rw)
+        finally:
+            os.close(ro)
+        with open(direct, "rb") as f:
+            assert f.read() == b"HEllO"
+    finally:
+        if os.path.exists(direct):
+            os.unlink(direct)
+        subprocess.run(["umount", path], stderr=subprocess.DEVNULL)
+        proc.terminate()
+        err = proc.communicate(timeout=5)[1]
+        os.rmdir(path)
+        assert b"passthrough: on" in err, err
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 
-from ipcfs_test import Mount, as_user, SysV, errno_name, expect_errno, run, watched_mount
+from ipcfs_test import Mount, as_user, SysV, errno_name, expect_errno, run, wait_until, watched_mount
 
 NOBODY = 65534
 SETTLE = 0.3         # seconds for the daemon to act on a message, if it would
@@ -153,12 +153,6 @@ def outcome_of(fn, *args):
 
 
 # Waiting --------------------------------------------------------------------------
-
-def wait_until(condition, what, limit=WAIT_LIMIT):
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for: " + what
-        time.sleep(0.01)
 
 
 def blocked_in(task, call, fd=None):

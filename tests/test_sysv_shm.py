@@ -13,7 +13,7 @@ import re
 import subprocess
 import time
 
-from ipcfs_test import Attached, SysV, errno_name, expect_errno, run, watched_mount
+from ipcfs_test import Attached, SysV, errno_name, expect_errno, run, wait_until, watched_mount
 
 MODES = {"passthrough": "allow_other", "fallback": "allow_other,no_passthrough"}
 LOG_SAYS = {"passthrough": b"passthrough: on", "fallback": b"passthrough: off (-o no_passthrough)"}
@@ -410,7 +410,8 @@ def case_open_file_holds_an_attachment(m, mode):
         fd2 = os.open(m.sysv("shm", 1), os.O_RDONLY)
         assert ipcs_info(ident)[1] == 2
         os.close(fd2)
-        assert ipcs_info(ident)[1] == 1
+        # The kernel sends a file's release after close() has returned.
+        wait_until(lambda: ipcs_info(ident)[1] == 1, "nattch 1 after a close")
         SysV.shmrm(ident)
         # Removed, it lives on, nameless, while the file is open.
         assert ipcs_info(ident)[1] == 1
@@ -419,7 +420,16 @@ def case_open_file_holds_an_attachment(m, mode):
         assert ipcs_info(ident)[2] & 0o777 == 0o640
     finally:
         os.close(fd)
-    expect_errno(errno.EINVAL, SysV.shmat, ident)
+    wait_until(lambda: not segment_exists(ident), "the segment gone after its last close")
+
+
+def segment_exists(ident):
+    try:
+        SysV.shmdt(SysV.shmat(ident))
+        return True
+    except OSError as e:
+        assert e.errno == errno.EINVAL, e
+        return False
 
 
 def case_stat_times(m, mode):
