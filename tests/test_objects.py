@@ -560,8 +560,107 @@ def mq_removed_while_open_by_its_owner():
             c.done()
 
 
+def made_by_nobody(path):
+    """The object path names, created through the mount by uid 65534."""
+    as_user(NOBODY, lambda: os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)))
+
+
+def sem_removed_while_open_by_its_owner():
+    with watched_mount() as m:
+        path = os.path.join(m.path, "sem", m.name("own"))
+        made_by_nobody(path)
+        native = os.open(os.path.join("/dev/shm", "sem." + m.name("own")), os.O_RDONLY)
+
+        def as_owner():
+            c = Checks("as uid 65534")
+            fd = os.open(path, os.O_RDWR)
+            try:
+                os.write(fd, b"post")
+                os.unlink(path)
+                check_nlink(c, fd, 0)
+                c("pread(fd)", lambda: same(os.pread(fd, 16, 0), b"1\n"))
+                c("write(fd, post)", lambda: same(os.write(fd, b"post"), 4))
+                c("pread(fd) after the post", lambda: same(os.pread(fd, 16, 0), b"2\n"))
+                c("fchmod(fd, 0o640)", os.fchmod, fd, 0o640)
+            finally:
+                os.close(fd)
+            return c.failed
+
+        try:
+            c = Checks("sem/ semaphore of uid 65534 removed through the mount while it has it open")
+            c.add(as_user(NOBODY, as_owner))
+            st = os.fstat(native)
+            c("the semaphore's owner and mode",
+              lambda: same((st.st_uid, Mode(st.st_mode & 0o777)), (NOBODY, Mode(0o640))))
+            c.done()
+        finally:
+            os.close(native)
+
+
+def sysv_removed_while_open_by_its_owner(kind):
+    """sysv/msg or sysv/sem of uid 65534, removed through the mount by it
+    while it has the file open: reads and writes EIDRM, fstat as last seen."""
+    with watched_mount() as m:
+        path = m.sysv(kind, 30)
+        made_by_nobody(path)
+
+        def as_owner():
+            c = Checks("as uid 65534")
+            fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+            try:
+                os.unlink(path)
+                check_nlink(c, fd, 0)
+                c("fstat(fd): owner and mode as last seen",
+                  lambda: same(owner_mode(os.fstat(fd)), (NOBODY, NOBODY, Mode(0o600))))
+                c("read(fd)", lambda: expect_errno(errno.EIDRM, os.read, fd, 64))
+                c("write(fd)", lambda: expect_errno(errno.EIDRM, os.write, fd,
+                                                    b"x" if kind == "msg" else b"0+1"))
+            finally:
+                os.close(fd)
+            return c.failed
+
+        c = Checks("sysv/%s object of uid 65534 removed through the mount while it has it open" % kind)
+        c.add(as_user(NOBODY, as_owner))
+        c.done()
+
+
+def sysv_shm_removed_while_open_by_its_owner():
+    with watched_mount() as m:
+        path = m.sysv("shm", 31)
+        made_by_nobody(path)
+        ident = int(os.getxattr(path, "user.sysv.id"))
+        native = Attached(ident)
+
+        def as_owner():
+            c = Checks("as uid 65534")
+            fd = os.open(path, os.O_RDWR)
+            try:
+                os.unlink(path)
+                check_nlink(c, fd, 0)
+                c("pwrite(fd)", lambda: same(os.pwrite(fd, b"DATA", 0), 4))
+                c("fchmod(fd, 0o640)", os.fchmod, fd, 0o640)
+                c("fstat(fd) after fchmod",
+                  lambda: same(owner_mode(os.fstat(fd)), (NOBODY, NOBODY, Mode(0o640))))
+            finally:
+                os.close(fd)
+            return c.failed
+
+        try:
+            c = Checks("sysv/shm segment of uid 65534 removed through the mount while it has it open")
+            c.add(as_user(NOBODY, as_owner))
+            c("the segment's bytes", lambda: same(native.read(0, 4), b"DATA"))
+            c.done()
+        finally:
+            native.detach()
+
+
 register("test_shm_removed_while_open_by_its_owner", shm_removed_while_open_by_its_owner)
 register("test_mq_removed_while_open_by_its_owner", mq_removed_while_open_by_its_owner)
+register("test_sem_removed_while_open_by_its_owner", sem_removed_while_open_by_its_owner)
+for _kind in ("msg", "sem"):
+    register("test_sysv_%s_removed_while_open_by_its_owner" % _kind,
+             sysv_removed_while_open_by_its_owner, _kind)
+register("test_sysv_shm_removed_while_open_by_its_owner", sysv_shm_removed_while_open_by_its_owner)
 
 
 # 2. The name given to a new object while the old one is open -----------------------------
