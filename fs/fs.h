@@ -43,6 +43,8 @@ struct node_ref {
 	struct ipc_object *object;
 	bool owned;
 	bool rebound; /* the node stands for this object only from now on */
+	bool found;   /* taken by name just now: attr is its stat */
+	struct ipc_attr attr;
 };
 /* What a request on a node does where the node's name holds another
  * object now, or none. A node with no open file stands for nothing but its

@@ -185,7 +185,7 @@ int object_find(const struct ipc_kind *k, const char *name, struct ipc_object **
 
 int node_object(struct node *n, pid_t caller, enum node_use use, struct node_ref *ref)
 {
-	*ref = (struct node_ref){ n->object, false, false };
+	*ref = (struct node_ref){ .object = n->object };
 	if (n->object)
 		return 0;
 	struct ipc_object *o;
@@ -202,7 +202,7 @@ int node_object(struct node *n, pid_t caller, enum node_use use, struct node_ref
 	}
 	if (other)
 		n->object_id = a.id;
-	*ref = (struct node_ref){ o, true, other };
+	*ref = (struct node_ref){ o, true, other, true, a };
 	return 0;
 }
 
@@ -210,7 +210,7 @@ void node_ref_done(struct node *n, struct node_ref *ref)
 {
 	if (ref->owned)
 		n->kind->release(ref->object);
-	*ref = (struct node_ref){ NULL, false, false };
+	*ref = (struct node_ref){ 0 };
 }
 
 void node_file_opened(struct node *n, struct node_ref *ref)

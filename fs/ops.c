@@ -84,7 +84,10 @@ static int node_attr(struct node *n, pid_t caller, struct stat *st)
 	}
 	struct node_ref ref;
 	int r = node_object(n, caller, NODE_TO_STAT, &ref);
-	if (r == 0) {
+	if (r == 0 && ref.found) {
+		n->last_attr = ref.attr; /* a stat just now: no need of another */
+		attr_to_stat(n, &ref.attr, st);
+	} else if (r == 0) {
 		r = object_attr(n, &ref, st);
 	} else if (r == -ENOENT) {
 		/* Its name is gone, and nothing through the mount holds it. */
@@ -359,7 +362,7 @@ static int create_for_open(fuse_req_t req, struct node *n, struct fuse_file_info
 		return r;
 	n->object_id = a.id;
 	/* Another's object is checked as for a node rebound to it. */
-	*ref = (struct node_ref){ o, true, !made };
+	*ref = (struct node_ref){ o, true, !made, true, a };
 	return 0;
 }
 
@@ -371,10 +374,9 @@ static int open_node(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_TO_OPEN, &ref);
 	if (r == -ENOENT)
 		r = create_for_open(req, n, fi, &ref);
-	struct ipc_attr a;
 	/* The kernel checked the object the node stood for until now. */
-	if (r == 0 && ref.rebound && (r = n->kind->stat(ref.object, &a)) == 0)
-		r = may_open(req, &a, fi->flags);
+	if (r == 0 && ref.rebound)
+		r = may_open(req, &ref.attr, fi->flags);
 	if (r == 0)
 		r = file_open(req, n, &ref, fi);
 	node_ref_done(n, &ref);
@@ -397,7 +399,7 @@ static int create_object(fuse_req_t req, struct node *dir, const char *name, mod
 	if (!node_is_kind_dir(dir))
 		return -EPERM;
 	const struct ipc_kind *k = dir->kind;
-	struct node_ref ref = { NULL, true, false };
+	struct node_ref ref = { .owned = true };
 	bool made;
 	struct ipc_attr a;
 	int r = make_or_find(req, dir, name, mode, fi, &ref.object, &made);

@@ -108,7 +108,7 @@ int ipc_dir_list(const struct ipc_dir *d, GPtrArray *names)
 	return ipc_dir_each(d, add_name, names);
 }
 
-int ipc_dir_adopt(const struct ipc_dir *d, int fd, struct ipc_object **out)
+int ipc_dir_adopt(const struct ipc_dir *d, int fd, bool readable, struct ipc_object **out)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
@@ -121,22 +121,27 @@ int ipc_dir_adopt(const struct ipc_dir *d, int fd, struct ipc_object **out)
 		return -ENOENT;
 	}
 	struct ipc_object *o = g_new0(struct ipc_object, 1);
-	*o = (struct ipc_object){ d, fd, st.st_dev, st.st_ino };
+	*o = (struct ipc_object){ d, fd, readable, st.st_dev, st.st_ino };
 	*out = o;
 	return 0;
 }
 
-int ipc_dir_find(const struct ipc_dir *d, const char *name, struct ipc_object **out)
+int ipc_dir_find(const struct ipc_dir *d, const char *name, int flags, struct ipc_object **out)
 {
 	int r = ipc_dir_check_name(d, name);
 	if (r < 0)
 		return r == -EINVAL ? -ENOENT : r;
 	g_autofree char *file = ipc_dir_file(d, name);
+	int fd = flags == O_PATH ? -1 : openat(d->fd, file, flags | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		return ipc_dir_adopt(d, fd, true, out);
+	if (flags != O_PATH && errno != EACCES)
+		return errno == ELOOP ? -ENOENT : -errno;
 	/* O_NOFOLLOW with O_PATH takes a symlink itself: not a regular file. */
-	int fd = openat(d->fd, file, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(d->fd, file, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	return ipc_dir_adopt(d, fd, out);
+	return ipc_dir_adopt(d, fd, false, out);
 }
 
 int ipc_dir_create(const struct ipc_dir *d, const char *name, mode_t mode,
@@ -159,7 +164,7 @@ int ipc_dir_create(const struct ipc_dir *d, const char *name, mode_t mode,
 		close(fd);
 		return r;
 	}
-	return ipc_dir_adopt(d, fd, out);
+	return ipc_dir_adopt(d, fd, true, out);
 }
 
 int ipc_file_reopen(const struct ipc_object *o, int flags)

@@ -18,7 +18,8 @@ struct ipc_dir {
 
 struct ipc_object {
 	const struct ipc_dir *dir;
-	int fd; /* O_PATH, or the descriptor the object was made with */
+	int fd;        /* O_PATH, or opened for reading (find's flags, a create's) */
+	bool readable; /* fd reads the file */
 	dev_t dev;
 	ino_t ino;
 };
@@ -30,8 +31,10 @@ int ipc_dir_list(const struct ipc_dir *d, GPtrArray *names);
 /* fn(name, its stat, data) for each object of the directory. */
 int ipc_dir_each(const struct ipc_dir *d,
 		 void (*fn)(const char *name, const struct stat *st, void *data), void *data);
-/* A reference to the regular file name holds now. */
-int ipc_dir_find(const struct ipc_dir *d, const char *name, struct ipc_object **out);
+/* A reference to the regular file name holds now: an O_PATH descriptor,
+ * or for flags other than O_PATH, one opened with them where the daemon
+ * may (only where no file could be a device or FIFO: mqueue). */
+int ipc_dir_find(const struct ipc_dir *d, const char *name, int flags, struct ipc_object **out);
 /* A new file named name, owned by who, made ready by init(fd) (NULL: as
  * it is): made unnamed (O_TMPFILE), given to its owner through its
  * descriptor, then linked in, which fails with EEXIST if the name is
@@ -40,7 +43,7 @@ int ipc_dir_find(const struct ipc_dir *d, const char *name, struct ipc_object **
 int ipc_dir_create(const struct ipc_dir *d, const char *name, mode_t mode,
 		   const struct ipc_caller *who, int (*init)(int fd), struct ipc_object **out);
 /* A reference holding fd, the descriptor of a file made by name. */
-int ipc_dir_adopt(const struct ipc_dir *d, int fd, struct ipc_object **out);
+int ipc_dir_adopt(const struct ipc_dir *d, int fd, bool readable, struct ipc_object **out);
 /* A new descriptor of the object's file itself, opened with flags. */
 int ipc_file_reopen(const struct ipc_object *o, int flags);
 int ipc_file_fstat(const struct ipc_object *o, struct stat *st);

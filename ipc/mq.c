@@ -143,7 +143,9 @@ static int mq_list(GPtrArray *names)
 
 static int mq_find(const char *name, struct ipc_object **out)
 {
-	return ipc_dir_find(&queues, name, out);
+	/* Readable at once: a stat reads the queue's status line through it.
+	 * The mqueue file system holds nothing else an open could touch. */
+	return ipc_dir_find(&queues, name, O_RDONLY | O_NONBLOCK, out);
 }
 
 /* The bytes a queue holds: the QSIZE of the status line that reading
@@ -161,11 +163,20 @@ static off_t queued_bytes(int fd)
 }
 
 /* A descriptor of the queue itself, for mq_getattr and its status line:
- * any access mode will do. */
+ * the reference's, or, where that is O_PATH, one of any access mode, to
+ * close with done_with_queue. */
 static int open_queue(struct ipc_object *o)
 {
+	if (o->readable)
+		return o->fd;
 	int fd = ipc_file_reopen(o, O_RDONLY | O_NONBLOCK);
 	return fd == -EACCES ? ipc_file_reopen(o, O_WRONLY | O_NONBLOCK) : fd;
+}
+
+static void done_with_queue(struct ipc_object *o, int fd)
+{
+	if (fd >= 0 && fd != o->fd)
+		close(fd);
 }
 
 /* A queue's size is the bytes it holds. */
@@ -176,8 +187,7 @@ static int mq_stat(struct ipc_object *o, struct ipc_attr *attr)
 		return r;
 	int fd = open_queue(o);
 	attr->size = fd >= 0 ? queued_bytes(fd) : 0;
-	if (fd >= 0)
-		close(fd);
+	done_with_queue(o, fd);
 	return 0;
 }
 
@@ -246,7 +256,7 @@ static int mq_create(const char *name, mode_t mode, const struct ipc_caller *who
 	/* The descriptor is the reference: what is given away and, should
 	 * that fail, removed, is the queue just made. */
 	struct ipc_object *o;
-	r = ipc_dir_adopt(&queues, mqd, &o);
+	r = ipc_dir_adopt(&queues, mqd, true, &o);
 	if (r < 0)
 		return r;
 	r = ipc_file_chown(o, who->uid, who->gid);
@@ -410,7 +420,7 @@ static int mq_getxattr(struct ipc_object *o, const char *attr, GString *value)
 		return fd;
 	struct mq_attr a;
 	int r = mq_getattr(fd, &a) < 0 ? -errno : 0;
-	close(fd);
+	done_with_queue(o, fd);
 	if (r < 0)
 		return r;
 	long v = strcmp(attr, XATTR_MAXMSG) == 0 ? a.mq_maxmsg :

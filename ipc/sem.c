@@ -102,7 +102,7 @@ static int sem_list(GPtrArray *names)
 
 static int sem_find(const char *name, struct ipc_object **out)
 {
-	return ipc_dir_find(&semaphores, name, out);
+	return ipc_dir_find(&semaphores, name, O_PATH, out);
 }
 
 /* A new semaphore file holds one sem_t of value 0, as glibc's sem_open

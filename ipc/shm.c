@@ -56,7 +56,7 @@ static int shm_list(GPtrArray *names)
 
 static int shm_find(const char *name, struct ipc_object **out)
 {
-	return ipc_dir_find(&segments, name, out);
+	return ipc_dir_find(&segments, name, O_PATH, out);
 }
 
 static int shm_create(const char *name, mode_t mode, const struct ipc_caller *who,
