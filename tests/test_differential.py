@@ -419,10 +419,18 @@ class Slot:
 
 
 class World:
-    """One world's descriptors; apply(op) gives the op's outcome."""
+    """One world's descriptors; apply(op) gives the op's outcome. outside
+    is what other programs do to this world's object: its op_outside_X
+    are the world's op_outside_X."""
 
-    def __init__(self):
+    def __init__(self, outside):
         self.slots = {}
+        self.outside = outside
+
+    def __getattr__(self, name):
+        if name.startswith("op_outside_"):
+            return getattr(self.outside, name[3:])
+        raise AttributeError(name)
 
     def prepare(self, op):
         """A reason to skip op in both worlds, decided by the direct world."""
@@ -451,9 +459,8 @@ class FileWorld(World):
     mount's side of every kind, and the direct side of shm/."""
 
     def __init__(self, path, outside):
-        super().__init__()
+        super().__init__(outside)
         self.path = path
-        self.outside = outside  # what other programs do to this world's object
 
     def op_open(self, slot, flags, mode):
         r = attempt(os.open, self.path, flags, mode)
@@ -524,11 +531,6 @@ class FileWorld(World):
     def op_mmap(self, slot, other, length, off, data):
         other_fd = self.slots[other].fd if other in self.slots and other != slot else None
         return mmap_in_child(self.slots[slot].fd, other_fd, length, off, data)
-
-    def __getattr__(self, name):
-        if name.startswith("op_outside_"):
-            return getattr(self.outside, name[3:])
-        raise AttributeError(name)
 
 
 def set_id_bits(mode):
@@ -866,14 +868,8 @@ class MqDirect(World):
     """The queue /NAME through mq_open, mq_send, mq_receive."""
 
     def __init__(self, name):
-        super().__init__()
+        super().__init__(MqOutside(name))
         self.name = name
-        self.outside = MqOutside(name)
-
-    def __getattr__(self, name):
-        if name.startswith("op_outside_"):
-            return getattr(self.outside, name[3:])
-        raise AttributeError(name)
 
     def op_open(self, slot, flags, mode):
         # MAPPING: README mq/ table, "O_TRUNC (the shell's >), truncate -s 0
@@ -1154,14 +1150,8 @@ class SemDirect(World):
     the same object) for fstat, fchmod and fchown."""
 
     def __init__(self, name):
-        super().__init__()
+        super().__init__(SemOutside(name))
         self.name = name
-        self.outside = SemOutside(name)
-
-    def __getattr__(self, name):
-        if name.startswith("op_outside_"):
-            return getattr(self.outside, name[3:])
-        raise AttributeError(name)
 
     def op_open(self, slot, flags, mode):
         # MAPPING: sem_open has no access mode; the kernel checks a file's
@@ -1411,15 +1401,9 @@ class SysvDirect(World):
     IPC_SET on the id for its attributes."""
 
     def __init__(self, key, passthrough):
-        super().__init__()
+        super().__init__(SysvOutside(key))
         self.key = key
         self.passthrough = passthrough
-        self.outside = SysvOutside(key)
-
-    def __getattr__(self, name):
-        if name.startswith("op_outside_"):
-            return getattr(self.outside, name[3:])
-        raise AttributeError(name)
 
     def op_open(self, slot, flags, mode):
         try:
