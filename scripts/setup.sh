@@ -16,9 +16,12 @@ if [ -n "$missing" ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
 fi
 
-# libfuse >= 3.17 for passthrough; Debian 12 has 3.14, so meson builds the
-# release from subprojects/, whose tarball the cache may need seeding with.
-if ! pkg-config --atleast-version=3.17 fuse3 2>/dev/null; then
+# libfuse >= 3.17 with fuse_file_info::stream (see meson.build); no
+# release has the latter, so meson builds the release from subprojects/ with
+# our patch, whose tarball the cache may need seeding with.
+system_fuse=$(pkg-config --atleast-version=3.17 fuse3 2>/dev/null &&
+	pkg-config --variable=includedir fuse3 || true)
+if [ -z "$system_fuse" ] || ! grep -qs "stream : 1" "$system_fuse/fuse3/fuse_common.h"; then
 	sh scripts/fetch-libfuse.sh
 fi
 
