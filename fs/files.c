@@ -1,9 +1,14 @@
-/* Open files: open, read, write, poll, release.
+/* Open files: open, read, write, poll, lseek, release.
  *
- * A file of messages (a kind with .messages) is opened direct_io and
- * non-seekable, so one read() or write() of a caller is one request here
- * and the page cache never stands between a caller and the object. A file
- * of bytes is handed to the kernel as a passthrough of the object's own
+ * A file that waits (a kind with .waits: queues, semaphores) is opened
+ * direct_io and as a stream, so one read() or write() of a caller is one
+ * request here, the page cache never stands between a caller and the
+ * object, and the kernel keeps no file position: it would otherwise hold
+ * the position's lock of an open file shared by threads or after fork for
+ * as long as a read or write through it waits, and the write or post that
+ * would end the wait would wait behind it, unkillable. Such a file's text
+ * (a semaphore's value) is read at a position kept here. A file of bytes
+ * is handed to the kernel as a passthrough of the object's own
  * file where the kernel allows it (read, write and mmap then never reach
  * the daemon), and otherwise opened direct_io and served at offsets. */
 #include <errno.h>
@@ -28,6 +33,8 @@ struct open_file {
 	bool counted_writer; /* in node->open_writers */
 	short poll_parked; /* events a poll notification waits for */
 	bool passthrough;  /* uses the node's backing file */
+	bool stream;       /* no kernel file position: reads go on from position */
+	off_t position;    /* of a stream, what its reads have returned so far */
 };
 
 /* One read or write, from its request to its one reply. */
@@ -59,19 +66,23 @@ void files_init(struct fuse_conn_info *conn)
 {
 	if (!open_files)
 		open_files = g_hash_table_new(g_direct_hash, g_direct_equal);
-	conn->max_write = 1 << 20;
-	conn->max_read = 0;
 	/* The kernel cuts a direct read or write into pieces of at most
-	 * max_pages pages, fewer when the caller's buffer is not page
-	 * aligned. A piece at least a page short of that limit is always a
-	 * whole call. */
+	 * max_pages pages, and each buffer of a readv or writev takes a page
+	 * at least. So take every page the kernel allows
+	 * (fs.fuse.max_pages_limit, up to 65535): one call is then one
+	 * request up to that many buffers' pages. libfuse asks for the
+	 * max_pages that max_write needs. A piece at least a page short of
+	 * the limit is always a whole call of one buffer. */
 	long page = sysconf(_SC_PAGESIZE);
 	long pages_limit = 256;
 	g_autofree char *text = NULL;
 	if (g_file_get_contents("/proc/sys/fs/fuse/max_pages_limit", &text, NULL, NULL))
-		pages_limit = CLAMP(g_ascii_strtoll(text, NULL, 10), 1, 256);
-	io_limit = MIN((size_t)conn->max_write, (size_t)(pages_limit * page)) - page;
-	g_debug("one read or write of a message carries at most %zu bytes", io_limit);
+		pages_limit = CLAMP(g_ascii_strtoll(text, NULL, 10), 2, 65535);
+	conn->max_write = (unsigned)(pages_limit * page);
+	conn->max_read = 0;
+	io_limit = (size_t)(pages_limit - 1) * page;
+	g_debug("max_pages %ld: one read or write of a message carries at most %zu bytes",
+		pages_limit, io_limit);
 }
 
 /* req is NULL when the daemon stops: the kernel's side is gone already. */
@@ -165,6 +176,8 @@ int file_open(fuse_req_t req, struct node *n, struct node_ref *ref, struct fuse_
 	fi->fh = (uintptr_t)f;
 	g_hash_table_add(open_files, f);
 	fi->noflush = 1;
+	f->stream = k->waits;
+	fi->stream = f->stream;
 	if (k->messages)
 		fi->nonseekable = 1;
 	if (backing > 0) {
@@ -211,8 +224,11 @@ static void io_finish(struct io *io, ssize_t r)
 		fuse_reply_err(io->req, (int)-r);
 	else if (io->is_write)
 		fuse_reply_write(io->req, r);
-	else
+	else {
+		if (io->file->stream)
+			io->file->position += r;
 		fuse_reply_buf(io->req, io->buf, r);
+	}
 	g_free(io->buf);
 	g_free(io);
 }
@@ -278,16 +294,20 @@ static struct io *io_new(fuse_req_t req, struct fuse_file_info *fi, size_t size,
 	io->req = req;
 	io->file = file_of(fi);
 	io->size = size;
-	io->offset = off;
+	io->offset = io->file->stream ? io->file->position : off;
 	return io;
 }
 
 void files_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	if (file_of(fi)->node->kind->messages && fi->lock_owner == 0) {
+	if (file_of(fi)->stream && fi->lock_owner == 0) {
 		/* Only the page cache reads without a lock owner: a fault in a
-		 * MAP_PRIVATE mapping, which must not take a message. */
-		fuse_reply_err(req, EIO);
+		 * MAP_PRIVATE mapping (SIGBUS, whatever the answer), or
+		 * sendfile() and splice(), which the kernel serves from the
+		 * page cache whatever the open said. Neither may take a
+		 * message or move a stream's position; EINVAL is what those
+		 * calls say for a file that can't splice. */
+		fuse_reply_err(req, EINVAL);
 		return;
 	}
 	if (file_of(fi)->node->kind->messages)
@@ -382,4 +402,34 @@ void files_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struc
 	else if (ph)
 		poll_wait_for(f, ph, wanted ? wanted : (POLLIN | POLLOUT));
 	fuse_reply_poll(req, revents);
+}
+
+/* Where the data or the next hole is, from the object's own file (a
+ * segment's holes are its own), else as for a file without holes. The
+ * kernel answers SEEK_SET, SEEK_CUR and SEEK_END itself. */
+static off_t seek_data_or_hole(struct open_file *f, off_t off, int whence)
+{
+	const struct ipc_kind *k = f->node->kind;
+	int fd = k->backing_fd ? k->backing_fd(f->handle) : -1;
+	if (fd >= 0) {
+		off_t r = lseek(fd, off, whence);
+		return r < 0 ? -errno : r;
+	}
+	struct ipc_attr attr;
+	int r = k->stat(f->node->object, &attr);
+	if (r < 0)
+		return r;
+	if (off < 0 || off >= attr.size)
+		return -ENXIO;
+	return whence == SEEK_DATA ? off : attr.size;
+}
+
+void files_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+	off_t r = (whence == SEEK_DATA || whence == SEEK_HOLE) ?
+		seek_data_or_hole(file_of(fi), off, whence) : -EINVAL;
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else
+		fuse_reply_lseek(req, r);
 }

@@ -131,6 +131,7 @@ void files_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 void files_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		 struct fuse_file_info *fi);
 void files_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph);
+void files_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi);
 void files_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void files_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void files_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);

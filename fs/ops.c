@@ -663,4 +663,5 @@ const struct fuse_lowlevel_ops ipcfs_ops = {
 	.removexattr = ipcfs_removexattr,
 	.create = ipcfs_create,
 	.poll = files_poll,
+	.lseek = files_lseek,
 };

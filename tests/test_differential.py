@@ -60,8 +60,9 @@ comment marked MAPPING, quoting its README line:
           want msgsize bytes); poll is readable while such a rest waits;
           lseek is ESPIPE; st_size is the bytes queued (QSIZE), or
           1,048,576 through a file open for writing
-  sem/    a read is "VALUE\n" at the file's offsets (offset 0 takes the
-          value afresh); writes are "post", "wait", "+N", "-N", "N" (N 1
+  sem/    a stream: the first read of an open file takes "VALUE\n"
+          afresh, later ones go on to its end; lseek and pread are
+          ESPIPE; writes are "post", "wait", "+N", "-N", "N" (N 1
           to 65,536, with or without echo's newline), anything else
           EINVAL; a wait that can't be done at once is EAGAIN and takes
           nothing; st_size is the value, or 1,048,576 through a file open
@@ -1200,10 +1201,10 @@ class SemDirect(World):
 
     def _text(self, s, off):
         # MAPPING: README sem/ table, "cat sem/s | the value and a newline".
-        # Reads are at the file's offsets: one at offset 0 takes the value
-        # afresh, a later offset of the same open file continues that text
-        # (and past its end, or at an offset a write moved to, reads 0
-        # bytes), as cat needs; the daemon's sem_read says so.
+        # A semaphore file is a stream (README sem/ table, "lseek, pread,
+        # pwrite | ESPIPE"): the first read of an open file takes the value
+        # afresh, later reads continue that text and past its end read 0
+        # bytes, as cat needs; writes move nothing.
         if off == 0 or s.text is None:
             s.text = b"%d\n" % sem_value(s.sem)
         return s.text[off:]
@@ -1217,18 +1218,10 @@ class SemDirect(World):
         return ("ok", out)
 
     def op_pread(self, slot, n, off):
-        s = self.slots[slot]
-        if not s.readable:
-            return ("err", "EBADF")
-        return ("ok", self._text(s, off)[:n])
+        return ("err", "ESPIPE")
 
     def op_lseek(self, slot, off, whence):
-        s = self.slots[slot]
-        pos = off if whence == os.SEEK_SET else s.pos + off
-        if pos < 0:
-            return ("err", "EINVAL")
-        s.pos = pos
-        return ("ok", pos)
+        return ("err", "ESPIPE")
 
     def op_write(self, slot, data):
         s = self.slots[slot]
@@ -1253,7 +1246,6 @@ class SemDirect(World):
             for _ in range(count):
                 if LIBC.sem_post(s.sem) < 0:
                     fail_errno()
-        s.pos += len(data)
         return ("ok", len(data))
 
     def _size(self, sem, slot, ino, writable):
