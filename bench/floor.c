@@ -9,7 +9,7 @@
  * ipcfs does, and opens its file the way ipcfs opens a queue file, so the
  * kernel treats both alike. What a queue round trip through ipcfs costs
  * beyond a round trip here is what the daemon's own work adds. */
-#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 17)
+#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 18)
 #include <fuse_lowlevel.h>
 
 #include <errno.h>

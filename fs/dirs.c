@@ -58,7 +58,7 @@ void dirs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct node *dir = node_get(ino);
 	if (!dir || !dir->is_dir) {
-		fuse_reply_err(req, dir ? ENOTDIR : ENOENT);
+		reply_err(req, dir ? ENOTDIR : ENOENT);
 		return;
 	}
 	struct dir_listing *l = g_new0(struct dir_listing, 1);
@@ -68,11 +68,11 @@ void dirs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int r = list_dir(dir, l);
 	if (r < 0) {
 		listing_free(l);
-		fuse_reply_err(req, -r);
+		reply_err(req, -r);
 		return;
 	}
 	fi->fh = (uintptr_t)l;
-	if (fuse_reply_open(req, fi) == -ENOENT)
+	if (reply_open(req, fi) == -ENOENT)
 		listing_free(l);
 }
 
@@ -92,7 +92,7 @@ void dirs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			break;
 		used += len;
 	}
-	fuse_reply_buf(req, buf, used);
+	reply_buf(req, buf, used);
 }
 
 /* Each entry with its attributes, taken afresh, so "ls -l" needs no lookup
@@ -121,11 +121,11 @@ void dirs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		used += len;
 	}
-	fuse_reply_buf(req, buf, used);
+	reply_buf(req, buf, used);
 }
 
 void dirs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	listing_free((struct dir_listing *)(uintptr_t)fi->fh);
-	fuse_reply_err(req, 0);
+	reply_err(req, 0);
 }

@@ -200,17 +200,17 @@ void file_discard(fuse_req_t req, struct fuse_file_info *fi)
 void files_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	file_close(file_of(fi), req);
-	fuse_reply_err(req, 0);
+	reply_err(req, 0);
 }
 
 void files_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, 0);
+	reply_err(req, 0);
 }
 
 void files_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, 0);
+	reply_err(req, 0);
 }
 
 /* A request that fails, is interrupted, or would wait but may not, leaves
@@ -221,13 +221,13 @@ static void io_finish(struct io *io, ssize_t r)
 	if (r < 0 && k->abandon)
 		r = k->abandon(io->file->handle, io->buf, io->size, &io->progress, r);
 	if (r < 0)
-		fuse_reply_err(io->req, (int)-r);
+		reply_err(io->req, (int)-r);
 	else if (io->is_write)
-		fuse_reply_write(io->req, r);
+		reply_write(io->req, r);
 	else {
 		if (io->file->stream)
 			io->file->position += r;
-		fuse_reply_buf(io->req, io->buf, r);
+		reply_buf(io->req, io->buf, r);
 	}
 	g_free(io->buf);
 	g_free(io);
@@ -285,7 +285,13 @@ static void io_start(struct io *io, int flags)
 			return;
 		g_warning("%s: cannot wait: %s", io->file->node->kind->dir, g_strerror(-pr));
 	}
+	struct open_file *f = io->file;
 	io_finish(io, r);
+	/* What this read or write changed may let a waiter on the object
+	 * go on: serve it here, rather than on the main loop's thread once
+	 * the object's descriptor tells it, a wake-up of another CPU. */
+	if (r >= 0 && f->wait_fd >= 0)
+		park_wake(f->wait_key);
 }
 
 static struct io *io_new(fuse_req_t req, struct fuse_file_info *fi, size_t size, off_t off)
@@ -307,7 +313,7 @@ void files_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 		 * page cache whatever the open said. Neither may take a
 		 * message or move a stream's position; EINVAL is what those
 		 * calls say for a file that can't splice. */
-		fuse_reply_err(req, EINVAL);
+		reply_err(req, EINVAL);
 		return;
 	}
 	if (file_of(fi)->node->kind->messages)
@@ -324,7 +330,7 @@ void files_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 	if ((k->messages || k->waits) && size > io_limit) {
 		/* Maybe one piece of a larger write(): refuse the whole call
 		 * rather than send a message, or do a command, cut in two. */
-		fuse_reply_err(req, EMSGSIZE);
+		reply_err(req, EMSGSIZE);
 		return;
 	}
 	struct io *io = io_new(req, fi, size, off);
@@ -394,14 +400,14 @@ void files_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struc
 	if (r < 0) {
 		if (ph)
 			fuse_pollhandle_destroy(ph);
-		fuse_reply_err(req, -r);
+		reply_err(req, -r);
 		return;
 	}
 	if (ph && (revents & wanted))
 		fuse_pollhandle_destroy(ph);
 	else if (ph)
 		poll_wait_for(f, ph, wanted ? wanted : (POLLIN | POLLOUT));
-	fuse_reply_poll(req, revents);
+	reply_poll(req, revents);
 }
 
 /* Where the data or the next hole is, from the object's own file (a
@@ -429,7 +435,7 @@ void files_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct f
 	off_t r = (whence == SEEK_DATA || whence == SEEK_HOLE) ?
 		seek_data_or_hole(file_of(fi), off, whence) : -EINVAL;
 	if (r < 0)
-		fuse_reply_err(req, (int)-r);
+		reply_err(req, (int)-r);
 	else
-		fuse_reply_lseek(req, r);
+		reply_lseek(req, r);
 }

@@ -1,7 +1,7 @@
 /* fs/fs.h: the pieces of the FUSE side and what they share. */
 #pragma once
 
-#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 17)
+#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 18)
 #include <fuse_lowlevel.h>
 #include <glib.h>
 #include <stdbool.h>
@@ -119,7 +119,10 @@ int park_request(fuse_req_t req, const void *owner, const char *key, int fd, sho
 /* Cancels with err the waiters on fd that owner parked (every one for a
  * NULL owner): an open file's, before it closes. */
 void park_drop(int fd, const void *owner, int err);
-unsigned park_count(void); /* requests parked now */
+/* Retries key's waiters now, on this thread: a read or write through the
+ * mount changed the object. */
+void park_wake(const char *key);
+void park_describe(GString *out); /* "parked requests: N" ... */
 
 /* fs/files.c: open files and their I/O. */
 void files_init(struct fuse_conn_info *conn);
@@ -152,11 +155,44 @@ int backing_get(fuse_req_t req, struct node *n, int fd);
 void backing_put(fuse_req_t req, struct node *n);
 void backing_describe(GString *out); /* "passthrough: on (why)" */
 
-/* fs/stats.c: requests served and refused, per kind, counted where every
- * answer leaves for the kernel. */
-int stats_init(struct fuse_session *se);
-void stats_request(const void *buf, size_t len); /* each request read */
+/* fs/stats.c: requests served and refused, per kind. Every answer of fs/
+ * goes through one of the reply_ functions, which count it; they are
+ * libfuse's fuse_reply_ functions otherwise. */
+void stats_init(void);
+void stats_shutdown(void);
+void stats_request(fuse_req_t req, fuse_ino_t ino); /* each request, as it starts */
 void stats_describe(GString *out);
+int reply_err(fuse_req_t req, int err);
+void reply_none(fuse_req_t req);
+int reply_entry(fuse_req_t req, const struct fuse_entry_param *e);
+int reply_create(fuse_req_t req, const struct fuse_entry_param *e, const struct fuse_file_info *fi);
+int reply_attr(fuse_req_t req, const struct stat *attr, double attr_timeout);
+int reply_open(fuse_req_t req, const struct fuse_file_info *fi);
+int reply_write(fuse_req_t req, size_t count);
+int reply_buf(fuse_req_t req, const char *buf, size_t size);
+int reply_statfs(fuse_req_t req, const struct statvfs *stbuf);
+int reply_xattr(fuse_req_t req, size_t count);
+int reply_poll(fuse_req_t req, unsigned revents);
+int reply_lseek(fuse_req_t req, off_t off);
+
+/* fs/transport.c: FUSE over io_uring, or /dev/fuse. */
+/* An option: 0 taken, 1 not ours (or libfuse's too), -EINVAL bad. */
+int transport_option(const char *arg);
+int transport_add_options(struct fuse_args *args); /* what libfuse is to be told */
+void transport_init(struct fuse_conn_info *conn);
+void transport_request(fuse_req_t req); /* each request, as it starts */
+int transport_queue(fuse_req_t req);    /* the ring queue req came on, or -1 */
+unsigned transport_queue_count(void);
+unsigned transport_wait_limit(void);    /* parked requests one ring queue may hold */
+void transport_describe(GString *out);
+
+/* fs/requests.c: the daemon lock (the locking rule is written there) and
+ * the request table that takes it. */
+extern const struct fuse_lowlevel_ops ipcfs_ops;
+/* The main thread holds the lock but while its loop polls. */
+void requests_lock_main_loop(GMainContext *context);
+void requests_unlock_main_loop(GMainContext *context);
+void requests_stop(void); /* from now on, requests are answered ENODEV */
 
 /* fs/status.c: the read-only file "status" at the root of the mount. */
 #define STATUS_NAME "status"
@@ -176,7 +212,9 @@ struct fs_config {
  * for writing, its inode's size is at least this: more than one write
  * can carry. */
 #define WAITING_WRITE_ROOM (1 << 20)
-extern const struct fuse_lowlevel_ops ipcfs_ops;
+/* The handlers, each called holding the daemon lock. */
+extern const struct fuse_lowlevel_ops ipcfs_handlers;
+void ipcfs_init(void *userdata, struct fuse_conn_info *conn);
 /* The node and attributes of name in dir; for an object, one more lookup
  * counted, as a reply_entry needs. */
 int ops_lookup(struct node *dir, const char *name, struct node **out, struct stat *st);

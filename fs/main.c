@@ -3,9 +3,10 @@
  *   ipcfs [options] MOUNTPOINT
  *   ipcfs SOURCE MOUNTPOINT -o opts      (as mount.fuse3 and fstab call it)
  *
- * One GLib main loop serves everything: the FUSE device, and one epoll set
- * of the descriptors that parked requests wait on. No request holds a
- * thread while it waits. */
+ * One GLib main loop serves the FUSE device, and one epoll set of the
+ * descriptors that parked requests wait on. Over io_uring, libfuse's ring
+ * threads, one per CPU, serve requests too, under the daemon lock
+ * (fs/requests.c). No request holds a thread while it waits. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -48,6 +49,14 @@ static int take_option(void *data, const char *arg, int key, struct fuse_args *o
 		c->config.no_passthrough = true;
 		return 0;
 	}
+	int t = transport_option(arg);
+	if (t <= 0) {
+		if (t < 0) {
+			fprintf(stderr, "ipcfs: bad value in option '%s'\n", arg);
+			c->bad_option = true;
+		}
+		return 0;
+	}
 	const char *eq = strchr(arg, '=');
 	if (!eq)
 		return 1;
@@ -70,6 +79,8 @@ static void print_usage(const char *prog)
 		printf("    %-12s %s\n", (*k)->dir, (*k)->description);
 	printf("\nipcfs options:\n");
 	printf("    -o no_passthrough           serve shm files through the daemon, without FUSE passthrough\n");
+	printf("    -o no_io_uring              serve requests through /dev/fuse, even where FUSE over io_uring works\n");
+	printf("    -o io_uring_q_depth=N       requests each CPU's ring queue holds, waiting ones included (default 2048)\n");
 	ipc_kinds_print_options(stdout);
 	printf("\nFUSE options:\n");
 	fuse_cmdline_help();
@@ -121,10 +132,8 @@ static gboolean on_fuse_request(gint fd, GIOCondition condition, gpointer data)
 	int r = fuse_session_receive_buf(l->se, &l->buf);
 	if (r == -EINTR || r == -EAGAIN)
 		return G_SOURCE_CONTINUE;
-	if (r > 0) {
-		stats_request(l->buf.mem, r);
+	if (r > 0)
 		fuse_session_process_buf(l->se, &l->buf);
-	}
 	if (r <= 0 || fuse_session_exited(l->se)) {
 		if (r < 0)
 			g_warning("reading the FUSE device: %s", g_strerror(-r));
@@ -162,9 +171,12 @@ static guint watch_fuse_device(int fd, struct loop *l)
 static int serve(struct fuse_session *se)
 {
 	struct loop l = { .se = se, .main_loop = g_main_loop_new(NULL, FALSE) };
+	requests_lock_main_loop(NULL);
 	int r = park_init();
 	if (r < 0) {
 		g_warning("cannot wait on descriptors: %s", g_strerror(-r));
+		requests_unlock_main_loop(NULL);
+		g_main_loop_unref(l.main_loop);
 		return 1;
 	}
 	int fd = fuse_session_fd(se);
@@ -182,8 +194,12 @@ static int serve(struct fuse_session *se)
 	for (size_t i = 0; i < G_N_ELEMENTS(signals); i++)
 		g_source_remove(signals[i]);
 	g_clear_handle_id(&l.fuse_watch, g_source_remove);
+	/* The ring threads may still be handed requests until the session
+	 * is destroyed: they find the daemon stopped. */
+	requests_stop();
 	park_shutdown();
 	files_shutdown();
+	requests_unlock_main_loop(NULL);
 	free(l.buf.mem);
 	g_main_loop_unref(l.main_loop);
 	return 0;
@@ -206,8 +222,7 @@ static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opt
 	int status = 1;
 	if (fuse_session_mount(se, opts->mountpoint) == 0) {
 		config->fuse_fd = fuse_session_fd(se);
-		if (stats_init(se) < 0)
-			g_warning("requests will not be counted");
+		stats_init();
 		if (!opts->foreground) {
 			openlog("ipcfs", LOG_PID, LOG_DAEMON);
 			g_log_set_writer_func(write_to_syslog, NULL, NULL);
@@ -216,7 +231,8 @@ static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opt
 			status = serve(se);
 		fuse_session_unmount(se);
 	}
-	fuse_session_destroy(se);
+	fuse_session_destroy(se); /* stops the ring threads first */
+	stats_shutdown();
 	nodes_free_tree();
 	ipc_kinds_teardown();
 	return status;
@@ -276,7 +292,7 @@ int main(int argc, char *argv[])
 	g_log_writer_default_set_use_stderr(TRUE);
 	if (opts.debug)
 		g_log_set_debug_enabled(TRUE);
-	if (add_forced_options(&args, source) < 0)
+	if (add_forced_options(&args, source) < 0 || transport_add_options(&args) < 0)
 		goto out;
 	raise_fd_limit();
 	block_stop_signals(SIG_BLOCK);

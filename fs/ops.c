@@ -109,7 +109,7 @@ static int reply_entry_for(fuse_req_t req, struct node *n, const struct stat *st
 		.attr_timeout = node_attr_seconds(n),
 		.entry_timeout = node_entry_seconds(n),
 	};
-	return fuse_reply_entry(req, &e);
+	return reply_entry(req, &e);
 }
 
 static gboolean probe_passthrough(gpointer data)
@@ -119,7 +119,7 @@ static gboolean probe_passthrough(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-static void ipcfs_init(void *userdata, struct fuse_conn_info *conn)
+void ipcfs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	const struct fs_config *config = userdata;
 	/* O_TRUNC arrives with the open instead of as a separate setattr. */
@@ -134,6 +134,7 @@ static void ipcfs_init(void *userdata, struct fuse_conn_info *conn)
 	fuse_unset_feature_flag(conn, FUSE_CAP_SPLICE_MOVE);
 	files_init(conn);
 	backing_init(conn, config->no_passthrough);
+	transport_init(conn);
 	/* The kernel takes backing files only once it has the init reply. */
 	g_idle_add_full(G_PRIORITY_HIGH, probe_passthrough, userdata, NULL);
 }
@@ -176,7 +177,7 @@ static void ipcfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct stat st;
 	int r = dir ? ops_lookup(dir, name, &n, &st) : -ENOENT;
 	if (r < 0)
-		fuse_reply_err(req, -r);
+		reply_err(req, -r);
 	else if (reply_entry_for(req, n, &st) == -ENOENT)
 		node_forget(n, 1); /* the caller went away: the kernel holds nothing */
 }
@@ -186,7 +187,7 @@ static void ipcfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	struct node *n = node_get(ino);
 	if (n)
 		node_forget(n, nlookup);
-	fuse_reply_none(req);
+	reply_none(req);
 }
 
 static void ipcfs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
@@ -196,7 +197,7 @@ static void ipcfs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_
 		if (n)
 			node_forget(n, forgets[i].nlookup);
 	}
-	fuse_reply_none(req);
+	reply_none(req);
 }
 
 static void ipcfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -206,9 +207,9 @@ static void ipcfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	struct stat st;
 	int r = n ? node_attr(n, fuse_req_ctx(req)->pid, &st) : -ENOENT;
 	if (r < 0)
-		fuse_reply_err(req, -r);
+		reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, node_attr_seconds(n));
+		reply_attr(req, &st, node_attr_seconds(n));
 }
 
 static struct timespec time_to_set(const struct timespec *given, int to_set, int set_bit, int now_bit)
@@ -270,9 +271,9 @@ static void ipcfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 	struct stat st;
 	int r = n ? set_attr(req, n, attr, to_set, &st) : -ENOENT;
 	if (r < 0)
-		fuse_reply_err(req, -r);
+		reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, node_attr_seconds(n));
+		reply_attr(req, &st, node_attr_seconds(n));
 }
 
 static bool caller_in_group(fuse_req_t req, gid_t gid)
@@ -388,8 +389,8 @@ static void ipcfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct node *n = node_get(ino);
 	int r = n ? open_node(req, n, fi) : -ENOENT;
 	if (r < 0)
-		fuse_reply_err(req, -r);
-	else if (fuse_reply_open(req, fi) == -ENOENT)
+		reply_err(req, -r);
+	else if (reply_open(req, fi) == -ENOENT)
 		file_discard(req, fi);
 }
 
@@ -433,11 +434,11 @@ static void ipcfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	struct stat st;
 	int r = dir ? create_object(req, dir, name, mode, fi, &n, &st) : -ENOENT;
 	if (r < 0) {
-		fuse_reply_err(req, -r);
+		reply_err(req, -r);
 		return;
 	}
 	struct fuse_entry_param e = { .ino = n->ino, .generation = 1, .attr = st };
-	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+	if (reply_create(req, &e, fi) == -ENOENT) {
 		file_discard(req, fi);
 		node_forget(n, 1);
 	}
@@ -450,7 +451,7 @@ static void ipcfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 	struct stat st;
 	int r = !dir ? -ENOENT : !S_ISREG(mode) ? -EPERM : create_object(req, dir, name, mode, NULL, &n, &st);
 	if (r < 0)
-		fuse_reply_err(req, -r);
+		reply_err(req, -r);
 	else if (reply_entry_for(req, n, &st) == -ENOENT)
 		node_forget(n, 1); /* the caller went away: the kernel holds nothing */
 }
@@ -493,52 +494,52 @@ static void ipcfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		r = -ENOENT;
 	else
 		r = remove_object(req, dir, name);
-	fuse_reply_err(req, -r);
+	reply_err(req, -r);
 }
 
 /* The tree's shape is fixed and objects have one name each. */
 static void ipcfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	fuse_reply_err(req, EPERM);
+	reply_err(req, EPERM);
 }
 
 static void ipcfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct node *dir = node_get(parent);
-	fuse_reply_err(req, dir && node_subdir(dir, name) ? EPERM : ENOTDIR);
+	reply_err(req, dir && node_subdir(dir, name) ? EPERM : ENOTDIR);
 }
 
 static void ipcfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, EPERM);
+	reply_err(req, EPERM);
 }
 
 static void ipcfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	fuse_reply_err(req, EPERM);
+	reply_err(req, EPERM);
 }
 
 static void ipcfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-	fuse_reply_err(req, EPERM);
+	reply_err(req, EPERM);
 }
 
 static void ipcfs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv = { .f_bsize = 4096, .f_frsize = 4096, .f_namemax = 255 };
-	fuse_reply_statfs(req, &sv);
+	reply_statfs(req, &sv);
 }
 
 /* An xattr's value or a list of names, answered as the size asked allows. */
 static void reply_xattr_bytes(fuse_req_t req, size_t size, const char *bytes, size_t len)
 {
 	if (size == 0)
-		fuse_reply_xattr(req, len);
+		reply_xattr(req, len);
 	else if (size < len)
-		fuse_reply_err(req, ERANGE);
+		reply_err(req, ERANGE);
 	else
-		fuse_reply_buf(req, bytes, len);
+		reply_buf(req, bytes, len);
 }
 
 static int get_xattr(fuse_req_t req, struct node *n, const char *name, GString *value)
@@ -562,7 +563,7 @@ static void ipcfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
 	g_autoptr(GString) value = g_string_new(NULL);
 	int r = n ? get_xattr(req, n, name, value) : -ENOENT;
 	if (r < 0)
-		fuse_reply_err(req, -r);
+		reply_err(req, -r);
 	else
 		reply_xattr_bytes(req, size, value->str, value->len);
 }
@@ -592,7 +593,7 @@ static void ipcfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	g_autoptr(GString) names = g_string_new(NULL);
 	int r = n ? list_xattrs(req, n, names) : -ENOENT;
 	if (r < 0)
-		fuse_reply_err(req, -r);
+		reply_err(req, -r);
 	else
 		reply_xattr_bytes(req, size, names->str, names->len);
 }
@@ -619,7 +620,7 @@ static void ipcfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, con
 	/* Values are text; a NUL inside one is not. */
 	g_autofree char *text = g_strndup(value, size);
 	int r = !n ? -ENOENT : strlen(text) != size ? -EINVAL : set_xattr(req, n, name, text);
-	fuse_reply_err(req, -r);
+	reply_err(req, -r);
 }
 
 static void ipcfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
@@ -629,11 +630,10 @@ static void ipcfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	int r = !n ? -ENOENT :
 		node_is_kind_dir(n) && n->kind->dir_removexattr ? n->kind->dir_removexattr(&who, name) :
 							      -ENOTSUP;
-	fuse_reply_err(req, -r);
+	reply_err(req, -r);
 }
 
-const struct fuse_lowlevel_ops ipcfs_ops = {
-	.init = ipcfs_init,
+const struct fuse_lowlevel_ops ipcfs_handlers = {
 	.lookup = ipcfs_lookup,
 	.forget = ipcfs_forget,
 	.forget_multi = ipcfs_forget_multi,

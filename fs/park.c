@@ -6,7 +6,16 @@
  * them is ready, the object's waiters are retried oldest first. One epoll
  * set holds every descriptor anyone waits on, and the main loop watches
  * that one set, so a thousand parked readers cost the loop nothing until
- * one of their descriptors becomes ready. */
+ * one of their descriptors becomes ready. A read or write through the
+ * mount that changes an object serves its waiters at once, on the thread
+ * that made the change (park_wake), without waiting for the loop.
+ *
+ * Over io_uring a parked request holds an entry of its CPU's ring queue:
+ * at most transport_wait_limit() requests wait per queue, and a new one
+ * beyond that ends the oldest wait of its queue with EINTR, as the
+ * kernel's request timeout does (fs/transport.c).
+ *
+ * Guarded by the daemon lock (fs/requests.c). */
 #include <errno.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -27,6 +36,8 @@ struct parked {
 	park_cancel_fn cancel;
 	void *data;
 	bool interrupted;
+	int queue;          /* the ring queue whose entry it holds, or -1 */
+	GList *queue_link;  /* in ring_waiters[queue] */
 };
 
 /* Everyone waiting on one object, oldest first. */
@@ -53,6 +64,9 @@ static unsigned parked_requests; /* requests, not poll notifications */
 static guint epoll_source, interrupt_idle;
 static GHashTable *lists;   /* key -> struct waitlist */
 static GHashTable *watches; /* int fd -> struct watch */
+static GQueue *ring_waiters;  /* per ring queue: its parked requests, oldest first */
+static unsigned ring_queues;
+static guint64 waits_cut;     /* waits ended to make room in a ring queue */
 
 static uint32_t epoll_events_of(short events)
 {
@@ -117,6 +131,8 @@ static void parked_finish(struct waitlist *l, GList *link)
 	struct parked *p = link->data;
 	if (p->req)
 		parked_requests--;
+	if (p->queue_link)
+		g_queue_delete_link(&ring_waiters[p->queue], p->queue_link);
 	g_clear_handle_id(&p->expiry, g_source_remove);
 	g_free(p);
 	g_queue_delete_link(&l->queue, link);
@@ -241,22 +257,41 @@ static struct watch *watch_for(int fd, struct waitlist *l)
 	return w;
 }
 
+/* Answers one waiter with err, and forgets it. */
+static void parked_cancel(struct parked *p, int err)
+{
+	struct waitlist *l = p->list;
+	l->holds++;
+	p->cancel(p, p->data, err);
+	parked_finish(l, g_queue_find(&l->queue, p));
+	l->holds--;
+	waitlist_update(l);
+}
+
 /* A request about to outlive the kernel's request timeout is answered
  * EINTR, as if interrupted: it has done nothing, and the caller may try
  * again; the connection, and every other waiter, lives on. */
 static gboolean on_wait_limit(gpointer data)
 {
 	struct parked *p = data;
-	struct waitlist *l = p->list;
 	p->expiry = 0;
 	g_debug("a request waited %u ms, near the kernel's FUSE request timeout: EINTR",
 		wait_limit_ms);
-	l->holds++;
-	p->cancel(p, p->data, EINTR);
-	parked_finish(l, g_queue_find(&l->queue, p));
-	l->holds--;
-	waitlist_update(l);
+	parked_cancel(p, EINTR);
 	return G_SOURCE_REMOVE;
+}
+
+/* Room for one more waiter in ring queue q: a queue whose entries all
+ * held waiters would answer nothing else on its CPU. The oldest wait ends
+ * as at the request timeout. */
+static void make_room_in_queue(int q)
+{
+	if (q < 0 || ring_waiters[q].length < transport_wait_limit())
+		return;
+	waits_cut++;
+	g_debug("ring queue %d holds %u waiting requests: the oldest is answered EINTR", q,
+		ring_waiters[q].length);
+	parked_cancel(g_queue_peek_head(&ring_waiters[q]), EINTR);
 }
 
 int park_request(fuse_req_t req, const void *owner, const char *key, int fd, short events,
@@ -264,6 +299,8 @@ int park_request(fuse_req_t req, const void *owner, const char *key, int fd, sho
 {
 	if (fd < 0 || !(events & (POLLIN | POLLOUT)))
 		return -EINVAL;
+	int queue = transport_queue(req) % (int)ring_queues;
+	make_room_in_queue(queue); /* first: it may free the list below */
 	struct waitlist *l = waitlist_for(key);
 	struct watch *w = watch_for(fd, l);
 	if (w->list != l) {
@@ -271,7 +308,7 @@ int park_request(fuse_req_t req, const void *owner, const char *key, int fd, sho
 		return -EINVAL; /* one descriptor belongs to one object */
 	}
 	struct parked *p = g_new0(struct parked, 1);
-	*p = (struct parked){ l, 0, req, owner, fd, events, retry, cancel, data, false };
+	*p = (struct parked){ l, 0, req, owner, fd, events, retry, cancel, data, false, -1, NULL };
 	g_queue_push_tail(&l->queue, p);
 	watch_update(w);
 	if (!(w->registered & epoll_events_of(events))) {
@@ -281,6 +318,11 @@ int park_request(fuse_req_t req, const void *owner, const char *key, int fd, sho
 	}
 	if (req) {
 		parked_requests++;
+		if (queue >= 0) {
+			p->queue = queue;
+			g_queue_push_tail(&ring_waiters[queue], p);
+			p->queue_link = ring_waiters[queue].tail;
+		}
 		if (wait_limit_ms)
 			p->expiry = g_timeout_add(wait_limit_ms, on_wait_limit, p);
 		fuse_req_interrupt_func(req, on_interrupt, p);
@@ -344,6 +386,8 @@ int park_init(void)
 	lists = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)waitlist_free);
 	watches = g_hash_table_new_full(g_int_hash, g_int_equal, NULL, (GDestroyNotify)watch_free);
 	epoll_source = g_unix_fd_add(epoll_fd, G_IO_IN, on_epoll_ready, NULL);
+	ring_queues = transport_queue_count();
+	ring_waiters = g_new0(GQueue, ring_queues);
 	return 0;
 }
 
@@ -366,11 +410,25 @@ void park_shutdown(void)
 	g_clear_handle_id(&epoll_source, g_source_remove);
 	g_clear_pointer(&watches, g_hash_table_destroy);
 	g_clear_pointer(&lists, g_hash_table_destroy);
+	g_clear_pointer(&ring_waiters, g_free);
 	close(epoll_fd);
 	epoll_fd = -1;
 }
 
-unsigned park_count(void)
+void park_wake(const char *key)
 {
-	return parked_requests;
+	struct waitlist *l = lists ? g_hash_table_lookup(lists, key) : NULL;
+	if (!l || g_queue_is_empty(&l->queue))
+		return;
+	l->holds++;
+	waitlist_serve(l, POLLIN | POLLOUT);
+	l->holds--;
+	waitlist_update(l);
+}
+
+void park_describe(GString *out)
+{
+	g_string_append_printf(out, "parked requests: %u\n", parked_requests);
+	g_string_append_printf(out, "waits ended to make room in a ring queue: %" G_GUINT64_FORMAT
+			       "\n", waits_cut);
 }

@@ -1,12 +1,12 @@
-/* Requests served and refused, per kind. Every request is noted as it is
- * read, by the kind of the node it names; every answer leaves through one
- * writev to the FUSE device, which libfuse lets the daemon supply (a
- * custom io), so the count is taken there, by the answer's error, without
- * touching the handlers. A request on the root, sysv/ or status counts
- * as "other". */
-#include <linux/fuse.h>
-#include <sys/uio.h>
-#include <unistd.h>
+/* Requests served and refused, per kind. Every request is noted as its
+ * handler is called (fs/requests.c), by the kind of the node it names, and
+ * every answer leaves through the reply_ functions here, which count it by
+ * its error before handing it to libfuse. This holds for both transports:
+ * an answer over io_uring never passes through the FUSE device. A request
+ * on the root, sysv/ or status counts as "other".
+ *
+ * Guarded by the daemon lock (fs/requests.c), as all of fs/ is. */
+#include <errno.h>
 
 #include "fs.h"
 
@@ -14,7 +14,7 @@ struct counts {
 	guint64 served, refused;
 };
 
-static GHashTable *pending;   /* unique -> slot + 1, of requests not answered yet */
+static GHashTable *pending;   /* fuse_req_t -> slot + 1, of requests not answered yet */
 static struct counts *counts; /* one per kind, then "other" */
 static size_t kind_count;
 
@@ -27,51 +27,110 @@ static size_t slot_of(const struct ipc_kind *k)
 	return kind_count;
 }
 
-void stats_request(const void *buf, size_t len)
-{
-	const struct fuse_in_header *in = buf;
-	if (len < sizeof(*in) || in->opcode == FUSE_FORGET || in->opcode == FUSE_BATCH_FORGET ||
-	    in->opcode == FUSE_INTERRUPT)
-		return; /* no answer will come */
-	struct node *n = node_get(in->nodeid);
-	size_t slot = slot_of(n ? n->kind : NULL);
-	g_hash_table_insert(pending, GSIZE_TO_POINTER(in->unique), GSIZE_TO_POINTER(slot + 1));
-}
-
-static void count_answer(const struct fuse_out_header *out)
-{
-	gpointer slot;
-	if (out->unique == 0 ||
-	    !g_hash_table_steal_extended(pending, GSIZE_TO_POINTER(out->unique), NULL, &slot))
-		return; /* a notification, or a request read before counting began */
-	struct counts *c = &counts[GPOINTER_TO_SIZE(slot) - 1];
-	if (out->error == 0)
-		c->served++;
-	else
-		c->refused++;
-}
-
-static ssize_t counting_writev(int fd, struct iovec *iov, int count, void *userdata)
-{
-	if (count > 0 && iov[0].iov_len >= sizeof(struct fuse_out_header))
-		count_answer(iov[0].iov_base);
-	return writev(fd, iov, count);
-}
-
-static ssize_t plain_read(int fd, void *buf, size_t len, void *userdata)
-{
-	return read(fd, buf, len);
-}
-
-int stats_init(struct fuse_session *se)
+void stats_init(void)
 {
 	const struct ipc_kind *const *kinds = ipc_kinds();
 	for (kind_count = 0; kinds[kind_count]; kind_count++)
 		;
 	counts = g_new0(struct counts, kind_count + 1);
 	pending = g_hash_table_new(g_direct_hash, g_direct_equal);
-	const struct fuse_custom_io io = { .writev = counting_writev, .read = plain_read };
-	return fuse_session_custom_io(se, &io, sizeof(io), fuse_session_fd(se));
+}
+
+void stats_shutdown(void)
+{
+	g_clear_pointer(&pending, g_hash_table_destroy);
+	g_clear_pointer(&counts, g_free);
+}
+
+void stats_request(fuse_req_t req, fuse_ino_t ino)
+{
+	struct node *n = node_get(ino);
+	size_t slot = slot_of(n ? n->kind : NULL);
+	g_hash_table_insert(pending, req, GSIZE_TO_POINTER(slot + 1));
+}
+
+/* Counts req's answer, which err (0 or an errno) says; returns err. */
+static int count_answer(fuse_req_t req, int err)
+{
+	gpointer slot;
+	if (!pending || !g_hash_table_steal_extended(pending, req, NULL, &slot))
+		return err; /* a request that came before counting began */
+	struct counts *c = &counts[GPOINTER_TO_SIZE(slot) - 1];
+	if (err == 0)
+		c->served++;
+	else
+		c->refused++;
+	return err;
+}
+
+int reply_err(fuse_req_t req, int err)
+{
+	return fuse_reply_err(req, count_answer(req, err));
+}
+
+void reply_none(fuse_req_t req)
+{
+	fuse_reply_none(req);
+}
+
+int reply_entry(fuse_req_t req, const struct fuse_entry_param *e)
+{
+	count_answer(req, 0);
+	return fuse_reply_entry(req, e);
+}
+
+int reply_create(fuse_req_t req, const struct fuse_entry_param *e, const struct fuse_file_info *fi)
+{
+	count_answer(req, 0);
+	return fuse_reply_create(req, e, fi);
+}
+
+int reply_attr(fuse_req_t req, const struct stat *attr, double attr_timeout)
+{
+	count_answer(req, 0);
+	return fuse_reply_attr(req, attr, attr_timeout);
+}
+
+int reply_open(fuse_req_t req, const struct fuse_file_info *fi)
+{
+	count_answer(req, 0);
+	return fuse_reply_open(req, fi);
+}
+
+int reply_write(fuse_req_t req, size_t count)
+{
+	count_answer(req, 0);
+	return fuse_reply_write(req, count);
+}
+
+int reply_buf(fuse_req_t req, const char *buf, size_t size)
+{
+	count_answer(req, 0);
+	return fuse_reply_buf(req, buf, size);
+}
+
+int reply_statfs(fuse_req_t req, const struct statvfs *stbuf)
+{
+	count_answer(req, 0);
+	return fuse_reply_statfs(req, stbuf);
+}
+
+int reply_xattr(fuse_req_t req, size_t count)
+{
+	count_answer(req, 0);
+	return fuse_reply_xattr(req, count);
+}
+
+int reply_poll(fuse_req_t req, unsigned revents)
+{
+	count_answer(req, 0);
+	return fuse_reply_poll(req, revents);
+}
+
+int reply_lseek(fuse_req_t req, off_t off)
+{
+	count_answer(req, 0);
+	return fuse_reply_lseek(req, off);
 }
 
 void stats_describe(GString *out)

@@ -48,8 +48,9 @@ static int status_stat(struct ipc_object *o, struct ipc_attr *attr)
 static GString *status_text(void)
 {
 	GString *out = g_string_new("ipcfs " IPCFS_VERSION "\n");
+	transport_describe(out);
 	backing_describe(out);
-	g_string_append_printf(out, "parked requests: %u\n", park_count());
+	park_describe(out);
 	stats_describe(out);
 	return out;
 }

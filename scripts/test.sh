@@ -19,6 +19,21 @@ sweep_mounts() {
 		umount "$mnt" 2>/dev/null || umount -l "$mnt"
 	done
 }
+# The transport: FUSE over io_uring is used wherever the kernel's switch
+# is on. Until its lost-interrupt race is handled (README, Transport), the
+# suite runs over /dev/fuse, and tests/test_transport.py turns the switch
+# on for its own mounts; the switch is put back as it was afterwards.
+URING_SWITCH=/sys/module/fuse/parameters/enable_uring
+uring_saved=$(cat "$URING_SWITCH" 2>/dev/null || true)
+restore_uring() {
+	case "$uring_saved" in
+	Y | 1) echo 1 >"$URING_SWITCH" ;;
+	N | 0) echo 0 >"$URING_SWITCH" ;;
+	esac
+}
+trap restore_uring EXIT
+[ -n "$uring_saved" ] && echo 0 >"$URING_SWITCH"
+
 # One test at a time: the tests share the daemon user's queue budget
 # (RLIMIT_MSGQUEUE), which parallel runs could spend between them.
 meson test -C "$top/build" --num-processes 1 --print-errorlogs "$@"

@@ -1,0 +1,199 @@
+/* The daemon lock, and the request table that takes it.
+ *
+ * The locking rule: one lock, the daemon lock, guards all of the daemon's
+ * state, fs/'s (nodes, open files, parked requests, counts) and ipc/'s
+ * (the kinds' tables). Whoever runs ipcfs code holds it:
+ * - the main thread, always, except while its loop polls: every callback
+ *   of the main loop (the FUSE device, parked requests' descriptors,
+ *   timeouts, signals) runs holding it;
+ * - any other thread that libfuse calls a handler on (over io_uring, one
+ *   thread per CPU), for the time of that one handler: the table here
+ *   wraps every handler in request_enter() and request_leave().
+ * It is recursive, since the main thread takes it again for the handlers
+ * it calls. No code holding it waits: handlers never block, and what
+ * waits is parked (fs/park.c). The threads of ipc/ (the System V pool of
+ * ipc/blocking.c, the semaphore token takers of ipc/sem.c) keep their
+ * state behind locks of their own and never take this one.
+ *
+ * On a few CPUs one lock costs little: a request holds it for a few
+ * microseconds. The benchmark's rows with several producer/consumer
+ * pairs are where contention would show. */
+#include <errno.h>
+#include <pthread.h>
+
+#include "fs.h"
+
+static GRecMutex daemon_lock;
+static bool stopped; /* the daemon is stopping: answer without touching state */
+
+static gint poll_unlocked(GPollFD *fds, guint nfds, gint timeout)
+{
+	g_rec_mutex_unlock(&daemon_lock);
+	gint r = g_poll(fds, nfds, timeout);
+	g_rec_mutex_lock(&daemon_lock);
+	return r;
+}
+
+void requests_lock_main_loop(GMainContext *context)
+{
+	g_rec_mutex_lock(&daemon_lock);
+	g_main_context_set_poll_func(context, poll_unlocked);
+}
+
+void requests_unlock_main_loop(GMainContext *context)
+{
+	g_main_context_set_poll_func(context, NULL);
+	g_rec_mutex_unlock(&daemon_lock);
+}
+
+void requests_stop(void)
+{
+	g_rec_mutex_lock(&daemon_lock);
+	stopped = true;
+	g_rec_mutex_unlock(&daemon_lock);
+}
+
+/* Takes the lock for one handler. libfuse stops its ring threads with
+ * pthread_cancel, which must not end one inside a handler, holding the
+ * lock: cancellation waits until the handler is done. */
+static bool request_enter(fuse_req_t req, fuse_ino_t ino, bool answered, int *cancel_state)
+{
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, cancel_state);
+	g_rec_mutex_lock(&daemon_lock);
+	if (stopped)
+		return false;
+	transport_request(req);
+	if (answered)
+		stats_request(req, ino);
+	return true;
+}
+
+static void request_leave(int cancel_state)
+{
+	g_rec_mutex_unlock(&daemon_lock);
+	pthread_setcancelstate(cancel_state, NULL);
+}
+
+/* A handler, called holding the lock; ENODEV once the daemon stops. */
+#define LOCKED(op, ino, params, args)                      \
+	static void locked_##op params                     \
+	{                                                  \
+		int cancel_state;                          \
+		if (request_enter(req, ino, true, &cancel_state)) \
+			ipcfs_handlers.op args;            \
+		else                                       \
+			fuse_reply_err(req, ENODEV);       \
+		request_leave(cancel_state);               \
+	}
+
+LOCKED(lookup, parent, (fuse_req_t req, fuse_ino_t parent, const char *name), (req, parent, name))
+LOCKED(getattr, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
+LOCKED(setattr, ino,
+       (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi),
+       (req, ino, attr, to_set, fi))
+LOCKED(mknod, parent, (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev),
+       (req, parent, name, mode, rdev))
+LOCKED(mkdir, parent, (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode),
+       (req, parent, name, mode))
+LOCKED(unlink, parent, (fuse_req_t req, fuse_ino_t parent, const char *name), (req, parent, name))
+LOCKED(rmdir, parent, (fuse_req_t req, fuse_ino_t parent, const char *name), (req, parent, name))
+LOCKED(symlink, parent, (fuse_req_t req, const char *link, fuse_ino_t parent, const char *name),
+       (req, link, parent, name))
+LOCKED(rename, parent,
+       (fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+	const char *newname, unsigned int flags),
+       (req, parent, name, newparent, newname, flags))
+LOCKED(link, ino, (fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname),
+       (req, ino, newparent, newname))
+LOCKED(open, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
+LOCKED(read, ino, (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi),
+       (req, ino, size, off, fi))
+LOCKED(write, ino,
+       (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+	struct fuse_file_info *fi),
+       (req, ino, buf, size, off, fi))
+LOCKED(flush, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
+LOCKED(release, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
+LOCKED(fsync, ino, (fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi),
+       (req, ino, datasync, fi))
+LOCKED(opendir, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
+LOCKED(readdir, ino,
+       (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi),
+       (req, ino, size, off, fi))
+LOCKED(readdirplus, ino,
+       (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi),
+       (req, ino, size, off, fi))
+LOCKED(releasedir, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
+LOCKED(statfs, ino, (fuse_req_t req, fuse_ino_t ino), (req, ino))
+LOCKED(setxattr, ino,
+       (fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags),
+       (req, ino, name, value, size, flags))
+LOCKED(getxattr, ino, (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size),
+       (req, ino, name, size))
+LOCKED(listxattr, ino, (fuse_req_t req, fuse_ino_t ino, size_t size), (req, ino, size))
+LOCKED(removexattr, ino, (fuse_req_t req, fuse_ino_t ino, const char *name), (req, ino, name))
+LOCKED(create, parent,
+       (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi),
+       (req, parent, name, mode, fi))
+LOCKED(poll, ino,
+       (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph),
+       (req, ino, fi, ph))
+LOCKED(lseek, ino, (fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi),
+       (req, ino, off, whence, fi))
+
+/* Forgets have no answer; once stopping, there is nothing to forget. */
+static void locked_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	int cancel_state;
+	if (request_enter(req, FUSE_ROOT_ID, false, &cancel_state))
+		ipcfs_handlers.forget(req, ino, nlookup);
+	else
+		fuse_reply_none(req);
+	request_leave(cancel_state);
+}
+
+static void locked_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	int cancel_state;
+	if (request_enter(req, FUSE_ROOT_ID, false, &cancel_state))
+		ipcfs_handlers.forget_multi(req, count, forgets);
+	else
+		fuse_reply_none(req);
+	request_leave(cancel_state);
+}
+
+/* libfuse calls init on the thread that reads the FUSE device, the main
+ * thread, which holds the lock already. */
+const struct fuse_lowlevel_ops ipcfs_ops = {
+	.init = ipcfs_init,
+	.lookup = locked_lookup,
+	.forget = locked_forget,
+	.forget_multi = locked_forget_multi,
+	.getattr = locked_getattr,
+	.setattr = locked_setattr,
+	.mknod = locked_mknod,
+	.mkdir = locked_mkdir,
+	.unlink = locked_unlink,
+	.rmdir = locked_rmdir,
+	.symlink = locked_symlink,
+	.rename = locked_rename,
+	.link = locked_link,
+	.open = locked_open,
+	.read = locked_read,
+	.write = locked_write,
+	.flush = locked_flush,
+	.release = locked_release,
+	.fsync = locked_fsync,
+	.opendir = locked_opendir,
+	.readdir = locked_readdir,
+	.readdirplus = locked_readdirplus,
+	.releasedir = locked_releasedir,
+	.statfs = locked_statfs,
+	.setxattr = locked_setxattr,
+	.getxattr = locked_getxattr,
+	.listxattr = locked_listxattr,
+	.removexattr = locked_removexattr,
+	.create = locked_create,
+	.poll = locked_poll,
+	.lseek = locked_lseek,
+};
