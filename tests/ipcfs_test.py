@@ -392,6 +392,27 @@ def as_user(uid, fn, *args, gid=None, groups=(), umask=None):
     return value
 
 
+class KernelSetting:
+    """A kernel setting (a /proc/sys or /sys file) set to value for a
+    block, and put back as it was after, however the block ends."""
+
+    def __init__(self, path, value):
+        self.path = path
+        self.value = value
+
+    def __enter__(self):
+        with open(self.path) as f:
+            self.old = f.read().strip()
+        with open(self.path, "w") as f:
+            f.write(str(self.value))
+        return self
+
+    def __exit__(self, *exc):
+        with open(self.path, "w") as f:
+            f.write(self.old)
+        return False
+
+
 def wait_until(condition, what, limit=10):
     """Waits until condition() holds; fails, naming what, after limit s."""
     deadline = time.monotonic() + limit

@@ -22,7 +22,7 @@ import subprocess
 import threading
 import time
 
-from ipcfs_test import Mount, SysV, expect_errno, run, wait_until
+from ipcfs_test import KernelSetting, Mount, SysV, expect_errno, run, wait_until
 
 MAX_PAGES = "/proc/sys/fs/fuse/max_pages_limit"
 MODES = {"passthrough": "allow_other", "fallback": "allow_other,no_passthrough"}
@@ -164,23 +164,9 @@ def test_waiting_files_are_streams():
             os.unlink(path)
 
 
-class PagesLimit:
+def PagesLimit(value):
     """fs.fuse.max_pages_limit set for a block, put back after."""
-
-    def __init__(self, value):
-        self.value = value
-
-    def __enter__(self):
-        with open(MAX_PAGES) as f:
-            self.old = f.read().strip()
-        with open(MAX_PAGES, "w") as f:
-            f.write(str(self.value))
-        return self
-
-    def __exit__(self, *exc):
-        with open(MAX_PAGES, "w") as f:
-            f.write(self.old)
-        return False
+    return KernelSetting(MAX_PAGES, value)
 
 
 def bytes_buffers(n):

@@ -18,29 +18,15 @@ import os
 import threading
 import time
 
-from ipcfs_test import Mount, expect_errno, run, wait_until
+from ipcfs_test import KernelSetting, Mount, expect_errno, run, wait_until
 
 ENABLE_URING = "/sys/module/fuse/parameters/enable_uring"
 CPUS = sorted(os.sched_getaffinity(0))
 
 
-class UringSwitch:
-    """Sets the kernel's switch for what is mounted inside, and puts it back."""
-
-    def __init__(self, on):
-        self.on = on
-
-    def __enter__(self):
-        with open(ENABLE_URING) as f:
-            self.saved = f.read().strip()
-        with open(ENABLE_URING, "w") as f:
-            f.write("1" if self.on else "0")
-        return self
-
-    def __exit__(self, *exc):
-        with open(ENABLE_URING, "w") as f:
-            f.write("1" if self.saved in ("Y", "1") else "0")
-        return False
+def UringSwitch(on):
+    """The kernel's switch set for what is mounted inside, put back after."""
+    return KernelSetting(ENABLE_URING, "Y" if on else "N")
 
 
 def status(m):
