@@ -4,7 +4,10 @@
  * O_CREAT taken out of the flags. Where the name is gone by then (another
  * program removed it), the daemon must know whether the caller asked to
  * create, as the kernel would have made the object for it: the caller's
- * thread is blocked in that very call, and /proc/TID/syscall shows it. */
+ * thread is blocked in that very call, and /proc/TID/syscall shows it.
+ *
+ * Whether a caller has a signal waiting for it, from /proc/TID/status:
+ * fs/park.c asks where the kernel may have lost the caller's interrupt. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,13 +42,27 @@ static bool read_open_how(pid_t tid, unsigned long address, struct open_how_byte
 	return n == (ssize_t)sizeof(*how);
 }
 
-static mode_t umask_of(pid_t tid)
+static char *status_of(pid_t tid)
 {
 	g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)tid);
-	g_autofree char *text = NULL;
+	char *text = NULL;
+	return g_file_get_contents(path, &text, NULL, NULL) ? text : NULL;
+}
+
+/* The hexadecimal value of the line "\nNAME:\t..." of a status text. */
+static bool status_hex(const char *text, const char *name, guint64 *value)
+{
+	g_autofree char *label = g_strdup_printf("\n%s:", name);
+	const char *line = strstr(text, label);
+	return line && sscanf(line + strlen(label), " %" G_GINT64_MODIFIER "x", value) == 1;
+}
+
+static mode_t umask_of(pid_t tid)
+{
+	g_autofree char *text = status_of(tid);
 	unsigned int mask = 022;
 	const char *line;
-	if (g_file_get_contents(path, &text, NULL, NULL) && (line = strstr(text, "\nUmask:")))
+	if (text && (line = strstr(text, "\nUmask:")))
 		sscanf(line, "\nUmask: %o", &mask);
 	return mask & 0777;
 }
@@ -90,4 +107,14 @@ bool caller_open_creates(pid_t tid, mode_t *mode)
 		return false;
 	*mode = (asked & 07777) & ~umask_of(tid);
 	return true;
+}
+
+bool caller_signalled(pid_t tid)
+{
+	g_autofree char *text = tid > 0 ? status_of(tid) : NULL;
+	guint64 own, shared, blocked;
+	if (!text || !status_hex(text, "SigPnd", &own) || !status_hex(text, "ShdPnd", &shared) ||
+	    !status_hex(text, "SigBlk", &blocked))
+		return false;
+	return ((own | shared) & ~blocked) != 0;
 }

@@ -96,6 +96,9 @@ void node_forget(struct node *node, uint64_t count);
  * O_CREAT, which FUSE takes out of an OPEN's flags; the mode it gives,
  * after its umask. */
 bool caller_open_creates(pid_t tid, mode_t *mode);
+/* Whether a signal that tid does not block is pending for it or for its
+ * process. */
+bool caller_signalled(pid_t tid);
 
 /* fs/park.c: requests that must wait for a descriptor to become ready. */
 enum park_result {

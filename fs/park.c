@@ -15,6 +15,16 @@
  * beyond that ends the oldest wait of its queue with EINTR, as the
  * kernel's request timeout does (fs/transport.c).
  *
+ * Over io_uring the kernel (6.18) can lose an interrupt: a signal that
+ * comes while the request passes to the ring marks it interrupted, but
+ * the ring takes it without the check /dev/fuse makes, no FUSE_INTERRUPT
+ * is sent, and the caller, even SIGKILLed, waits on for an answer. Such a
+ * caller still has the signal pending, as nothing returned it to user
+ * space: so each ring request that has waited LOST_INTERRUPT_AGE is looked
+ * at once, and one whose caller has a signal pending on two sweeps in a
+ * row is answered EINTR, as the interrupt would have. Any later signal
+ * comes as a FUSE_INTERRUPT, as the request was sent long before.
+ *
  * Guarded by the daemon lock (fs/requests.c). */
 #include <errno.h>
 #include <poll.h>
@@ -38,7 +48,12 @@ struct parked {
 	bool interrupted;
 	int queue;          /* the ring queue whose entry it holds, or -1 */
 	GList *queue_link;  /* in ring_waiters[queue] */
+	gint64 since;       /* g_get_monotonic_time() when parked */
+	enum { SIGNAL_UNSEEN, SIGNAL_SEEN_ONCE, SIGNAL_CHECKED } lost_interrupt;
 };
+
+#define LOST_INTERRUPT_AGE (G_USEC_PER_SEC)
+#define LOST_INTERRUPT_SWEEP_MS 500
 
 /* Everyone waiting on one object, oldest first. */
 struct waitlist {
@@ -67,6 +82,7 @@ static GHashTable *watches; /* int fd -> struct watch */
 static GQueue *ring_waiters;  /* per ring queue: its parked requests, oldest first */
 static unsigned ring_queues;
 static guint64 waits_cut;     /* waits ended to make room in a ring queue */
+static guint lost_interrupt_sweep; /* the source of sweep_lost_interrupts, while any waits */
 
 static uint32_t epoll_events_of(short events)
 {
@@ -231,6 +247,39 @@ static void on_interrupt(fuse_req_t req, void *data)
 		interrupt_idle = g_idle_add_full(G_PRIORITY_HIGH, answer_interrupted, NULL, NULL);
 }
 
+/* Looks once at the caller of each ring request that has waited long
+ * enough: a signal pending on two sweeps in a row is an interrupt the
+ * kernel lost (see the top of this file). */
+static gboolean sweep_lost_interrupts(gpointer user_data)
+{
+	gint64 now = g_get_monotonic_time();
+	bool any = false;
+	for (unsigned q = 0; q < ring_queues; q++) {
+		for (GList *i = ring_waiters[q].head; i; i = i->next) {
+			struct parked *p = i->data;
+			any = true;
+			if (now - p->since < LOST_INTERRUPT_AGE)
+				break; /* and so are the rest of the queue, parked later */
+			if (p->lost_interrupt == SIGNAL_CHECKED || p->interrupted)
+				continue;
+			if (!caller_signalled(fuse_req_ctx(p->req)->pid))
+				p->lost_interrupt = SIGNAL_CHECKED;
+			else if (p->lost_interrupt == SIGNAL_UNSEEN)
+				p->lost_interrupt = SIGNAL_SEEN_ONCE;
+			else {
+				g_debug("the caller of a waiting request, thread %d, has a signal "
+					"pending but no interrupt came: EINTR",
+					(int)fuse_req_ctx(p->req)->pid);
+				on_interrupt(p->req, p);
+			}
+		}
+	}
+	if (any)
+		return G_SOURCE_CONTINUE;
+	lost_interrupt_sweep = 0;
+	return G_SOURCE_REMOVE;
+}
+
 static struct waitlist *waitlist_for(const char *key)
 {
 	struct waitlist *l = g_hash_table_lookup(lists, key);
@@ -308,7 +357,8 @@ int park_request(fuse_req_t req, const void *owner, const char *key, int fd, sho
 		return -EINVAL; /* one descriptor belongs to one object */
 	}
 	struct parked *p = g_new0(struct parked, 1);
-	*p = (struct parked){ l, 0, req, owner, fd, events, retry, cancel, data, false, -1, NULL };
+	*p = (struct parked){ .list = l, .req = req, .owner = owner, .fd = fd, .events = events,
+			      .retry = retry, .cancel = cancel, .data = data, .queue = -1 };
 	g_queue_push_tail(&l->queue, p);
 	watch_update(w);
 	if (!(w->registered & epoll_events_of(events))) {
@@ -322,6 +372,10 @@ int park_request(fuse_req_t req, const void *owner, const char *key, int fd, sho
 			p->queue = queue;
 			g_queue_push_tail(&ring_waiters[queue], p);
 			p->queue_link = ring_waiters[queue].tail;
+			p->since = g_get_monotonic_time();
+			if (!lost_interrupt_sweep)
+				lost_interrupt_sweep = g_timeout_add(LOST_INTERRUPT_SWEEP_MS,
+								     sweep_lost_interrupts, NULL);
 		}
 		if (wait_limit_ms)
 			p->expiry = g_timeout_add(wait_limit_ms, on_wait_limit, p);
@@ -407,6 +461,7 @@ void park_shutdown(void)
 	}
 	g_list_free(all);
 	g_clear_handle_id(&interrupt_idle, g_source_remove);
+	g_clear_handle_id(&lost_interrupt_sweep, g_source_remove);
 	g_clear_handle_id(&epoll_source, g_source_remove);
 	g_clear_pointer(&watches, g_hash_table_destroy);
 	g_clear_pointer(&lists, g_hash_table_destroy);

@@ -1,9 +1,11 @@
 #!/bin/sh
-# Builds ipcfs if needed and runs the whole test suite twice: as built,
-# then built with AddressSanitizer and UndefinedBehaviorSanitizer, where
-# any report fails the run. The last line reads "N passed, N failed",
-# counting each test case of both runs and each sanitizer report.
-#   IPCFS_SANITIZE=0 sh scripts/test.sh    the first run only
+# Builds ipcfs if needed and runs the whole test suite three times: as
+# built over FUSE io_uring, built with AddressSanitizer and
+# UndefinedBehaviorSanitizer over io_uring, where any report fails the
+# run, and as built over /dev/fuse. The last line reads "N passed, N
+# failed", counting each test case of every run and each sanitizer report.
+#   IPCFS_SANITIZE=0 sh scripts/test.sh    without the sanitized run
+#   IPCFS_TRANSPORTS=io_uring sh scripts/test.sh    without the /dev/fuse run
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 sh "$top/scripts/setup.sh" || exit 1
@@ -19,10 +21,10 @@ sweep_mounts() {
 		umount "$mnt" 2>/dev/null || umount -l "$mnt"
 	done
 }
-# The transport: FUSE over io_uring is used wherever the kernel's switch
-# is on. Until its lost-interrupt race is handled (README, Transport), the
-# suite runs over /dev/fuse, and tests/test_transport.py turns the switch
-# on for its own mounts; the switch is put back as it was afterwards.
+# The transport is the kernel's switch, which the daemon only reads: on
+# for the io_uring runs, off for the /dev/fuse one, and put back as it was
+# afterwards. Where the kernel has no such switch, every run is over
+# /dev/fuse, and this says so.
 URING_SWITCH=/sys/module/fuse/parameters/enable_uring
 uring_saved=$(cat "$URING_SWITCH" 2>/dev/null || true)
 restore_uring() {
@@ -32,14 +34,36 @@ restore_uring() {
 	esac
 }
 trap restore_uring EXIT
-[ -n "$uring_saved" ] && echo 0 >"$URING_SWITCH"
+use_transport() {
+	if [ -z "$uring_saved" ]; then
+		echo "the kernel has no $URING_SWITCH: this run is over /dev/fuse"
+		return
+	fi
+	case "$1" in
+	io_uring) echo 1 >"$URING_SWITCH" ;;
+	*) echo 0 >"$URING_SWITCH" ;;
+	esac
+	echo "== the suite over $1 =="
+}
+transports=${IPCFS_TRANSPORTS:-io_uring dev_fuse}
 
 # One test at a time: the tests share the daemon user's queue budget
 # (RLIMIT_MSGQUEUE), which parallel runs could spend between them.
-meson test -C "$top/build" --num-processes 1 --print-errorlogs "$@"
-status=$?
-sweep_mounts
-logs="$top/build/meson-logs/testlog.json"
+status=0
+logs=
+# run_suite BUILD_DIR TRANSPORT LOGBASE [meson test arguments]
+run_suite() {
+	dir=$1 transport=$2 logbase=$3
+	shift 3
+	use_transport "$transport"
+	meson test -C "$dir" --num-processes 1 --print-errorlogs --logbase "$logbase" "$@" ||
+		status=1
+	sweep_mounts
+	logs="$logs $dir/meson-logs/$logbase.json"
+}
+
+first=${transports%% *}
+run_suite "$top/build" "$first" "testlog-$first" "$@"
 
 if [ "${IPCFS_SANITIZE:-1}" != 0 ]; then
 	san="$top/build-sanitize"
@@ -53,12 +77,15 @@ if [ "${IPCFS_SANITIZE:-1}" != 0 ]; then
 	# handle_sigbus=0: the daemon catches SIGBUS itself (ipc/guard.c).
 	ASAN_OPTIONS="log_path=$reports/report:handle_sigbus=0:detect_leaks=1" \
 	UBSAN_OPTIONS="log_path=$reports/report:print_stacktrace=1:halt_on_error=1" \
-		meson test -C "$san" --num-processes 1 --print-errorlogs "$@" || status=1
-	sweep_mounts
-	logs="$logs $san/meson-logs/testlog.json --reports $reports"
+		run_suite "$san" "$first" "testlog-$first" "$@"
 fi
 
-python3 "$top/scripts/count-tests.py" $logs --leftovers "$leftovers"
+for transport in ${transports#"$first"}; do
+	run_suite "$top/build" "$transport" "testlog-$transport" "$@"
+done
+
+python3 "$top/scripts/count-tests.py" $logs ${reports:+--reports "$reports"} \
+	--leftovers "$leftovers"
 counted=$?
 [ -n "${reports:-}" ] && rm -rf "$reports"
 rm -f "$leftovers"
