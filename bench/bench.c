@@ -24,7 +24,8 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-	{ "roundtrip", bench_roundtrip, "(--file PATH | --mq /NAME) --size BYTES --count N" },
+	{ "roundtrip", bench_roundtrip,
+	  "(--file PATH | --mq /NAME | --sysv-msg ID) --size BYTES --count N" },
 	{ "pairs", bench_pairs, "(--file PATH ... | --mq /NAME ...) --size BYTES --count N" },
 	{ "send-latency", bench_send_latency, "--file PATH --mq /NAME --size BYTES --count N" },
 	{ "stat-latency", bench_stat_latency, "--file PATH --count N" },
@@ -103,11 +104,12 @@ static void add_target(const char **list, size_t *n, const char *value)
 
 static void parse_args(int argc, char *argv[], struct bench_args *a)
 {
-	enum { O_FILE = 256, O_MQ, O_NAME, O_PREFIX, O_SIZE, O_BLOCK, O_COUNT,
+	enum { O_FILE = 256, O_MQ, O_SYSV_MSG, O_NAME, O_PREFIX, O_SIZE, O_BLOCK, O_COUNT,
 	       O_MAXMSG, O_MSGSIZE, O_FIRST_UID, O_PER_UID };
 	static const struct option options[] = {
 		{ "file", required_argument, NULL, O_FILE },
 		{ "mq", required_argument, NULL, O_MQ },
+		{ "sysv-msg", required_argument, NULL, O_SYSV_MSG },
 		{ "name", required_argument, NULL, O_NAME },
 		{ "prefix", required_argument, NULL, O_PREFIX },
 		{ "size", required_argument, NULL, O_SIZE },
@@ -125,6 +127,7 @@ static void parse_args(int argc, char *argv[], struct bench_args *a)
 		switch (c) {
 		case O_FILE: add_target(a->files, &a->n_files, optarg); break;
 		case O_MQ: add_target(a->queues, &a->n_queues, optarg); break;
+		case O_SYSV_MSG: a->sysv_msg = parse_number(name, optarg); break;
 		case O_NAME: a->name = optarg; break;
 		case O_PREFIX: a->prefix = optarg; break;
 		case O_SIZE: a->size = parse_number(name, optarg); break;
@@ -159,7 +162,7 @@ int main(int argc, char *argv[])
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
 		if (strcmp(argv[1], subcommands[i].name) != 0)
 			continue;
-		struct bench_args a = { 0 };
+		struct bench_args a = { .sysv_msg = -1 };
 		parse_args(argc - 1, argv + 1, &a);
 		return subcommands[i].run(&a);
 	}

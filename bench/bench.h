@@ -17,6 +17,7 @@ struct bench_args {
 	size_t n_files;
 	const char *queues[MAX_TARGETS]; /* --mq /NAME, repeatable */
 	size_t n_queues;
+	long sysv_msg;      /* --sysv-msg ID: a System V queue's id, or -1 */
 	const char *name;   /* --name /NAME: a semaphore */
 	const char *prefix; /* --prefix /NAME: queues to make */
 	long size;          /* --size: bytes of a message, or of a segment */

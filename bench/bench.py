@@ -3,22 +3,29 @@
 
     /usr/bin/python3 bench/bench.py [--tiny] [--only SECTION,...]
 
-Mounts ipcfs twice (passthrough and -o no_passthrough) and the FUSE floor
-(bench/floor.c) in temporary directories, makes the objects it needs, runs
+Two tables of ratios, in markdown:
+- the headline, with nothing pinned, as people run it: ipcfs over FUSE
+  io_uring and over /dev/fuse, each against the FUSE floor (bench/floor.c)
+  over the same transport, and the two transports against each other;
+- pinned: the daemons and the timing loops on one CPU, where the daemon's
+  own work shows best (passthrough and -o no_passthrough, the floor).
+It mounts each in a temporary directory, makes the objects it needs, runs
 the timing loops of ipcfs-bench (bench/*.c) for each side of a comparison
-in turn, and prints one markdown table of ratios. Absolute times on a
-shared machine are noise; ratios of sides measured in turn in one run are
-not. --tiny (or BENCH_SIZE=tiny) runs every row at a tiny size, in a few
-seconds, so the test suite can keep the benchmark from rotting.
+in turn, and prints the tables. Absolute times on a shared machine are
+noise; ratios of sides measured in turn in one run are not. --tiny (or
+BENCH_SIZE=tiny) runs every row at a tiny size, in a few seconds, so the
+test suite can keep the benchmark from rotting.
 
 Run as root. What it changes on the machine, it puts back on the way out,
-failed or interrupted: /proc/sys/fs/mqueue settings, its RLIMIT_MSGQUEUE,
-its mounts, the objects it made (all named with one per-run prefix) and
-the processes it started.
+failed or interrupted: /proc/sys/fs/mqueue settings, the kernel's
+enable_uring switch (on for the run), its RLIMIT_MSGQUEUE, its mounts,
+the objects it made (all named with one per-run prefix, and one System V
+key) and the processes it started.
 """
 import argparse
 import collections
 import contextlib
+import json
 import os
 import platform
 import re
@@ -37,6 +44,9 @@ BENCH = os.path.join(BUILD, "bench", "ipcfs-bench")
 FLOOR = os.path.join(BUILD, "bench", "ipcfs-floor")
 
 MQUEUE_SYSCTL = "/proc/sys/fs/mqueue/"
+URING_SWITCH = "/sys/module/fuse/parameters/enable_uring"
+RING_DEPTH = 2048  # ipcfs's default io_uring_q_depth, given to the floor too
+MEMORY_CEILING_KIB = 64 * 1024
 # Queues for the timings are made by users no account has, each within its
 # own RLIMIT_MSGQUEUE budget (charged to the user that calls mq_open; root
 # here lacks CAP_SYS_RESOURCE to go past the hard limit), which also leaves
@@ -67,7 +77,8 @@ FULL = Size("full", 5, {64: 20000, 4096: 10000, 65536: 2000}, 20000, 20000,
 TINY = Size("tiny", 2, {64: 200, 4096: 100, 65536: 50}, 200, 200,
             4 << 20, 1 << 20, 256, 100, 2, 20, 200, 1)
 
-SECTIONS = ("queues", "sem", "shm", "parked", "scale")
+SECTIONS = ("transports", "queues", "sem", "shm", "parked", "scale")
+TRANSPORTS = ("io_uring", "/dev/fuse")
 
 
 class Row:
@@ -131,7 +142,8 @@ def count(n):
     return "{:,}".format(n)
 
 
-def print_table(rows):
+def print_table(rows, title):
+    print("**%s**\n" % title)
     header = ["measurement", "mount", "baseline", "ratio", "target", "met?"]
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join(["---"] + ["--:"] * 4 + [":-:"]) + "|")
@@ -339,30 +351,66 @@ class Bench:
         self.machine = machine
         self.size = size
         self.prefix = "ipcfs-bench-%d-" % os.getpid()
-        self.rows = []
+        # One System V key for the run's queue: 0x1bc0 then the pid.
+        self.sysv_key = (0x1bc0 << 16) | (os.getpid() & 0xffff)
+        self.headline = []  # unpinned
+        self.rows = []      # pinned
+        self.ipcfs = None
 
     # --- setup and objects ----------------------------------------------------
 
     def setup(self):
         m = self.machine
-        # One CPU for the daemons, the floor and the timing loops: on this
-        # kind of machine (a VM) a wake-up on another CPU costs ~20 us and
-        # swings 5x from run to run, which would bury the daemon's own work;
-        # on one CPU a request costs its work and two context switches.
         cpus = sorted(os.sched_getaffinity(0))
+        self.cpus = cpus
         self.cpu, self.other_cpu = cpus[-1], (cpus[0] if len(cpus) > 1 else None)
-        m.pin_to_cpu(self.cpu)
         m.raise_queue_rlimit()
         self.mqdir = m.mount_mqueue()
         self.raise_queues_max()
         m.on_exit("remove this run's objects", self.remove_objects)
-        self.mnt = m.temp_dir("mnt")
-        self.ipcfs, self.ipcfs_log = m.start_fuse([IPCFS, "-f", self.mnt, "-o", "allow_other"], self.mnt)
-        self.fallback = m.temp_dir("fallback")
-        m.start_fuse([IPCFS, "-f", self.fallback, "-o", "allow_other,no_passthrough"], self.fallback)
-        self.floor = m.temp_dir("floor")
-        m.start_fuse([FLOOR, "-f", self.floor, "-o", "msgsize=%d" % FLOOR_MSGSIZE], self.floor)
-        self.floor_file = os.path.join(self.floor, "f")
+        self.uring_on = os.path.exists(URING_SWITCH)
+        if self.uring_on:
+            m.set_sysctl(URING_SWITCH, "1")
+
+    def start_ipcfs(self, what, options):
+        """An ipcfs mount; its process, log and path."""
+        path = self.machine.temp_dir(what)
+        proc, log = self.machine.start_fuse([IPCFS, "-f", path, "-o", options], path)
+        return proc, log, path
+
+    def start_floor(self, what, io_uring):
+        path = self.machine.temp_dir(what)
+        options = "msgsize=%d" % FLOOR_MSGSIZE
+        if io_uring:
+            options += ",io_uring,io_uring_q_depth=%d" % RING_DEPTH
+        self.machine.start_fuse([FLOOR, "-f", path, "-o", options], path)
+        return os.path.join(path, "f")
+
+    def setup_unpinned(self):
+        """ipcfs and the floor over each transport, nothing pinned."""
+        self.by_transport = {}
+        for transport in TRANSPORTS:
+            uring = transport == "io_uring"
+            tag = "uring" if uring else "dev"
+            proc, log, path = self.start_ipcfs(
+                "mnt-" + tag, "allow_other" + ("" if uring else ",no_io_uring"))
+            self.by_transport[transport] = {
+                "ipcfs": proc, "log": log, "mnt": path,
+                "floor": self.start_floor("floor-" + tag, uring),
+            }
+        self.ipcfs, self.ipcfs_log = (self.by_transport["io_uring"]["ipcfs"],
+                                      self.by_transport["io_uring"]["log"])
+
+    def setup_pinned(self):
+        """One CPU for the daemons, the floor and the timing loops: on this
+        kind of machine (a VM) a wake-up on another CPU costs ~20 us and
+        swings 5x from run to run, which would bury the daemon's own work.
+        The mounts take the default transport (io_uring where it is on),
+        the floor the same."""
+        self.machine.pin_to_cpu(self.cpu)
+        self.ipcfs, self.ipcfs_log, self.mnt = self.start_ipcfs("mnt", "allow_other")
+        _, _, self.fallback = self.start_ipcfs("fallback", "allow_other,no_passthrough")
+        self.floor_file = self.start_floor("floor", self.uring_on)
         self.idle_kib = resident_kib(self.ipcfs.pid)
 
     def raise_queues_max(self):
@@ -388,7 +436,9 @@ class Bench:
                 os.unlink(os.path.join(self.mqdir, name.lstrip("/")))
 
     def remove_objects(self):
-        """Every queue, segment and semaphore of this run's prefix."""
+        """Every queue, segment and semaphore of this run's prefix, and the
+        System V queue of its key."""
+        self.remove_sysv_queue()
         for entry in os.listdir(self.mqdir):
             if entry.startswith(self.prefix):
                 os.unlink(os.path.join(self.mqdir, entry))
@@ -406,6 +456,155 @@ class Bench:
         budget = resource.getrlimit(resource.RLIMIT_MSGQUEUE)[1]
         fits = 10 if budget == resource.RLIM_INFINITY else budget // (msgsize + 128)
         return max(1, min(10, int(read_text(MQUEUE_SYSCTL + "msg_max")), fits))
+
+    # --- the headline: unpinned, each transport ------------------------------
+
+    def sysv_queue_id(self):
+        """The id of the run's System V queue, or None."""
+        with open("/proc/sysvipc/msg") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if int(fields[0]) == self.sysv_key:
+                    return int(fields[1])
+        return None
+
+    def remove_sysv_queue(self):
+        msgid = self.sysv_queue_id()
+        if msgid is not None:
+            subprocess.run(["ipcrm", "-q", str(msgid)], check=True)
+
+    def sysv_file(self, mnt):
+        return os.path.join(mnt, "sysv", "msg", "0x%08x" % self.sysv_key)
+
+    def transport_rows(self, label, results, sides, target=None):
+        """Each transport's mount against its floor, then the direct calls."""
+        for transport in TRANSPORTS:
+            self.headline.append(Row("%s over %s: %s vs FUSE floor over %s" %
+                                     (label, transport, sides[0], transport),
+                                     results[transport]["ns_per_op"],
+                                     results[transport + " floor"]["ns_per_op"], fmt_time,
+                                     target if transport == "io_uring" else None))
+        if "direct" in results:
+            self.headline.append(Row("%s over io_uring: %s vs %s" % (label, sides[0], sides[1]),
+                                     results["io_uring"]["ns_per_op"],
+                                     results["direct"]["ns_per_op"], fmt_time))
+
+    def transport_sides(self, argv_of):
+        """argv_of(path) for each transport's mount and floor: path is the
+        mount's directory, or None for the floor's file."""
+        sides = {}
+        for transport in TRANSPORTS:
+            t = self.by_transport[transport]
+            sides[transport] = argv_of(t["mnt"])
+            sides[transport + " floor"] = argv_of(None, t["floor"])
+        return sides
+
+    def bench_transport_roundtrips(self):
+        q = self.make_queues("urt-", 1, self.timing_maxmsg(64), 64, TIMING_UID, 1)
+        direct = self.make_queues("urt-direct-", 1, self.timing_maxmsg(64), 64, TIMING_UID + 1, 1)
+        common = ["--size", 64, "--count", self.size.roundtrips[64]]
+        sides = self.transport_sides(lambda mnt, floor=None: ["roundtrip", "--file", floor or
+                                     os.path.join(mnt, "mq", q[0].lstrip("/"))] + common)
+        sides["direct"] = ["roundtrip", "--mq", direct[0]] + common
+        results = measure(sides, self.size.reps)
+        self.remove_queues(q + direct)
+        self.transport_rows("64 B queue round trip", results, ("mq/", "mq_send+mq_receive"),
+                            ("<=", 1.25))
+        self.headline.append(Row("64 B queue round trip: mq/ over /dev/fuse vs over io_uring",
+                                 results["/dev/fuse"]["ns_per_op"],
+                                 results["io_uring"]["ns_per_op"], fmt_time, (">=", 3.0)))
+
+    def bench_transport_pairs(self):
+        for pairs in PAIRS:
+            queues = self.make_queues("upairs%d-" % pairs, pairs, self.timing_maxmsg(64), 64,
+                                      TIMING_UID, pairs)
+            common = ["--size", 64, "--count", self.size.pair_messages]
+            sides = self.transport_sides(lambda mnt, floor=None: ["pairs"] + repeated(
+                "--file", [floor] * pairs if floor else
+                [os.path.join(mnt, "mq", q.lstrip("/")) for q in queues]) + common)
+            results = measure(sides, self.size.reps)
+            self.remove_queues(queues)
+            self.transport_rows("%d producer/consumer pair%s, 64 B, per message" %
+                                (pairs, "s" if pairs > 1 else ""), results, ("mq/",))
+
+    def bench_transport_sem(self):
+        name = self.prefix + "usem"
+        mnt = self.by_transport["io_uring"]["mnt"]
+        os.close(os.open(os.path.join(mnt, "sem", name), os.O_CREAT | os.O_EXCL | os.O_WRONLY,
+                         0o600))
+        common = ["--count", self.size.sem_pairs]
+        sides = self.transport_sides(lambda mnt, floor=None: ["sem", "--file", floor or
+                                     os.path.join(mnt, "sem", name)] + common)
+        results = measure(sides, self.size.reps)
+        os.unlink(os.path.join(mnt, "sem", name))
+        self.transport_rows("semaphore post+wait", results, ("sem/",))
+
+    def bench_transport_sysv(self):
+        mnt = self.by_transport["io_uring"]["mnt"]
+        os.close(os.open(self.sysv_file(mnt), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        msgid = self.sysv_queue_id()
+        common = ["--size", 64, "--count", self.size.roundtrips[64]]
+        sides = self.transport_sides(lambda mnt, floor=None: ["roundtrip", "--file", floor or
+                                     self.sysv_file(mnt)] + common)
+        sides["direct"] = ["roundtrip", "--sysv-msg", msgid] + common
+        results = measure(sides, self.size.reps)
+        self.remove_sysv_queue()
+        self.transport_rows("64 B System V message round trip", results,
+                            ("sysv/msg/", "msgsnd+msgrcv"))
+
+    def bench_transport_parked(self):
+        """A stat on each CPU with none parked, then with the readers parked
+        spread over every CPU, over io_uring; and the daemon's memory."""
+        t = self.by_transport["io_uring"]
+        idle = self.make_queues("uidle-", 1, 1, 64, TIMING_UID, 1)[0]
+        park = self.make_queues("upark-", self.park_queue_count(), 1, 64, PARK_UID, 1000)
+        idle_file = os.path.join(t["mnt"], "mq", idle.lstrip("/"))
+        park_files = [os.path.join(t["mnt"], "mq", q.lstrip("/")) for q in park]
+        n = self.size.latency_ops
+        none = {c: [] for c in self.cpus}
+        parked = {c: [] for c in self.cpus}
+        kib = []
+        for _ in range(self.size.park_reps):
+            for c in self.cpus:
+                none[c].append(run_bench(["stat-latency", "--file", idle_file, "--count", n],
+                                         c)["ns_per_op"])
+            proc = self.park_readers(park_files)
+            for c in self.cpus:
+                parked[c].append(run_bench(["stat-latency", "--file", idle_file, "--count", n],
+                                           c)["ns_per_op"])
+            kib.append(resident_kib(t["ipcfs"].pid))
+            stop_process(proc)
+        self.remove_queues([idle] + park)
+        for c in self.cpus:
+            self.headline.append(Row("stat of a queue file from CPU %d over io_uring: %s readers "
+                                     "parked on all CPUs vs none" % (c, count(self.size.parked)),
+                                     statistics.median(parked[c]), statistics.median(none[c]),
+                                     fmt_time, ("<=", 2.0)))
+        self.headline.append(Row("daemon resident memory over io_uring with %s parked reads vs "
+                                 "64 MiB" % count(self.size.parked), statistics.median(kib),
+                                 MEMORY_CEILING_KIB, fmt_memory, ("<=", 1.0)))
+
+    def bench_transport_ls(self):
+        n = self.size.objects
+        self.make_segments(n)
+        times = wall_time({t: ["ls", "-l", os.path.join(self.by_transport[t]["mnt"], "shm")]
+                           for t in TRANSPORTS}, self.size.ls_reps)
+        self.remove_objects()
+        self.headline.append(Row("ls -l of %s segments: shm/ over /dev/fuse vs over io_uring" %
+                                 count(n), times["/dev/fuse"], times["io_uring"], fmt_time,
+                                 (">=", 5.0)))
+
+    def bench_transports(self):
+        if not self.uring_on:
+            self.headline.append(Row("every unpinned row", None, None, fmt_time,
+                                     note="n/a (the kernel has no %s)" % URING_SWITCH))
+            return
+        self.bench_transport_roundtrips()
+        self.bench_transport_pairs()
+        self.bench_transport_sem()
+        self.bench_transport_sysv()
+        self.bench_transport_parked()
+        self.bench_transport_ls()
 
     # --- queues ---------------------------------------------------------------
 
@@ -597,6 +796,8 @@ class Bench:
     # --- memory ---------------------------------------------------------------
 
     def memory_rows(self):
+        if not hasattr(self, "idle_kib"):
+            return
         self.rows.append(Row("daemon resident memory, idle", self.idle_kib, None, fmt_memory))
         if hasattr(self, "listed_kib"):
             self.rows.append(Row("daemon resident memory after ls -l of %s queues and %s segments"
@@ -608,6 +809,12 @@ class Bench:
 
     def run(self, sections):
         self.setup()
+        if "transports" in sections:
+            self.setup_unpinned()
+            self.bench_transports()
+        if not sections - {"transports"}:
+            return
+        self.setup_pinned()
         steps = {
             "queues": (self.bench_roundtrips, self.bench_pairs),
             "shm": (self.bench_shm,),
@@ -615,7 +822,7 @@ class Bench:
             "parked": (self.bench_parked,),
             "scale": (self.bench_scale,),
         }
-        for section in SECTIONS:
+        for section in SECTIONS[1:]:
             if section in sections:
                 for step in steps[section]:
                     step()
@@ -632,19 +839,28 @@ class Bench:
         libfuse = fuse_library(self.ipcfs.pid)
         self.ipcfs_log.seek(0)
         mode = re.search(r"passthrough: (on|off[^:]*)", self.ipcfs_log.read().decode())
-        return ("%s, %d CPUs, %s MiB RAM, Linux %s, %s; ipcfs passthrough: %s; size: %s; "
-                "daemons and callers on CPU %d" %
+        return ("%s, %d CPUs, %s MiB RAM, Linux %s, %s; ipcfs passthrough: %s; size: %s" %
                 (model, os.cpu_count(), count(mem), platform.release(), libfuse,
-                 mode.group(1) if mode else "unknown", self.size.name, self.cpu))
+                 mode.group(1) if mode else "unknown", self.size.name))
+
+    def pinned_title(self):
+        return ("Pinned: the daemons, the floor and the timing loops on CPU %d, over %s" %
+                (self.cpu, "io_uring" if self.uring_on else "/dev/fuse"))
 
 
 def fuse_library(pid):
-    """The libfuse the daemon runs with, from its mappings."""
+    """The libfuse the daemon runs with: a shared one from its mappings,
+    else the subproject linked in, from the build's project info."""
     with open("/proc/%d/maps" % pid) as f:
         for line in f:
             m = re.search(r"libfuse3\.so\.([\d.]+)", line)
             if m:
                 return "libfuse " + m.group(1)
+    with contextlib.suppress(OSError, ValueError):
+        with open(os.path.join(BUILD, "meson-info", "intro-projectinfo.json")) as f:
+            for sub in json.load(f).get("subprojects", []):
+                if sub["name"] == "libfuse":
+                    return "libfuse %s (linked in)" % sub["version"]
     return "libfuse (version unknown)"
 
 
@@ -695,10 +911,16 @@ def main():
         machine_line = bench.describe_machine()
     print("Taken %s on: %s; %.0f s.\n" % (time.strftime("%Y-%m-%d"), machine_line,
                                           time.monotonic() - started))
-    print_table(bench.rows)
-    missed = [r.label for r in bench.rows if r.met() is False]
-    print("\n%d of %d targets met." % (sum(r.met() is True for r in bench.rows),
-                                       sum(r.met() is not None for r in bench.rows)))
+    rows = bench.headline + bench.rows
+    if bench.headline:
+        print_table(bench.headline, "Unpinned, as people run it: each transport, and the floor "
+                    "over the same")
+        print()
+    if bench.rows:
+        print_table(bench.rows, bench.pinned_title())
+    missed = [r.label for r in rows if r.met() is False]
+    print("\n%d of %d targets met." % (sum(r.met() is True for r in rows),
+                                       sum(r.met() is not None for r in rows)))
     for label in missed:
         print("missed: " + label)
 

@@ -1,13 +1,15 @@
 /* ipcfs-floor: the FUSE floor the benchmark measures ipcfs against.
  *
- *   ipcfs-floor -f MOUNTPOINT [-o msgsize=N]
+ *   ipcfs-floor -f MOUNTPOINT [-o msgsize=N] [-o io_uring[,io_uring_q_depth=N]]
  *
  * A file system of one file, /f, that does no work at all: a write is
  * answered with its count at once, a read with zeros at once, up to
  * msgsize bytes (64 unless told), so that one read returns one "message".
- * It is built from the same libfuse as ipcfs, answers from one thread as
- * ipcfs does, and opens its file the way ipcfs opens a queue file, so the
- * kernel treats both alike. What a queue round trip through ipcfs costs
+ * It is built from the same libfuse as ipcfs, takes requests the way
+ * ipcfs does (through /dev/fuse on one thread, or with libfuse's -o
+ * io_uring on one ring thread per CPU, where the kernel's enable_uring is
+ * on), and opens its file the way ipcfs opens a queue file, so the kernel
+ * treats both alike. What a queue round trip through ipcfs costs
  * beyond a round trip here is what the daemon's own work adds. */
 #define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 18)
 #include <fuse_lowlevel.h>
@@ -175,7 +177,8 @@ int main(int argc, char *argv[])
 	if (fuse_opt_parse(&args, &fo, floor_opts, NULL) < 0 || fuse_parse_cmdline(&args, &opts) != 0)
 		goto out;
 	if (!opts.mountpoint || fo.msgsize == 0 || fo.msgsize > (1 << 20)) {
-		fprintf(stderr, "usage: %s -f MOUNTPOINT [-o msgsize=N (1 to 1048576)]\n", argv[0]);
+		fprintf(stderr, "usage: %s -f MOUNTPOINT [-o msgsize=N (1 to 1048576)] "
+			"[-o io_uring[,io_uring_q_depth=N]]\n", argv[0]);
 		goto out;
 	}
 	msgsize = fo.msgsize;

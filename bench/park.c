@@ -1,12 +1,14 @@
 /* Parked readers, and the latency of a stat.
  *
  * park starts N threads, each blocked in read() on its own open of an
- * empty queue file, says "parked=N" once the kernel shows every one of
+ * empty queue file, spread evenly over the CPUs this process may run on
+ * (over FUSE io_uring a request waits in the ring queue of its CPU), says "parked=N" once the kernel shows every one of
  * them inside read(), and holds them until its stdin is closed. Exiting
  * then kills the readers, and the kernel interrupts their requests. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -20,6 +22,7 @@
 
 struct reader {
 	const char *path;
+	int cpu;   /* where it reads */
 	pid_t tid; /* set once its file is open; read() comes next */
 	int err;   /* errno of a failed open or read */
 };
@@ -27,6 +30,14 @@ struct reader {
 static void *reader_run(void *data)
 {
 	struct reader *r = data;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(r->cpu, &set);
+	errno = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (errno) {
+		__atomic_store_n(&r->err, errno, __ATOMIC_RELEASE);
+		return NULL;
+	}
 	int fd = open(r->path, O_RDONLY);
 	if (fd < 0) {
 		__atomic_store_n(&r->err, errno, __ATOMIC_RELEASE);
@@ -99,8 +110,17 @@ int bench_park(const struct bench_args *a)
 	struct reader *readers = calloc(a->count, sizeof(*readers));
 	if (!readers)
 		die_errno("calloc");
-	for (long i = 0; i < a->count; i++)
+	cpu_set_t allowed;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+		die_errno("sched_getaffinity");
+	int cpus[CPU_SETSIZE], n_cpus = 0;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &allowed))
+			cpus[n_cpus++] = c;
+	for (long i = 0; i < a->count; i++) {
 		readers[i].path = a->files[i % a->n_files];
+		readers[i].cpu = cpus[i % n_cpus];
+	}
 	start_readers(readers, a->count);
 	wait_until_parked(readers, a->count);
 	print_result("parked", a->count);

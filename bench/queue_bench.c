@@ -1,6 +1,7 @@
 /* Message queue timings: one side of each comparison per run, either
  * through files (a queue file of ipcfs, or the floor's file) with
- * write()/read(), or straight to a queue with mq_send()/mq_receive(). */
+ * write()/read(), or straight to a queue with mq_send()/mq_receive() or
+ * msgsnd()/msgrcv(). */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -8,66 +9,117 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/msg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
 
-/* Where messages go: a file, or a queue by its descriptor. */
+/* Where messages go: a file, a POSIX queue by its descriptor, or a
+ * System V queue by its id. */
 struct endpoint {
-	bool is_queue;
-	int fd; /* a file's descriptor or an mqd_t, which is one on Linux */
+	enum { TO_FILE, TO_MQ, TO_SYSV_MSG } kind;
+	int fd; /* a file's descriptor, an mqd_t (which is one on Linux) or an id */
 	const char *what;
+	struct msgbuf *sysv; /* msgsnd's and msgrcv's buffer: the type, then the text */
 };
+
+static struct endpoint endpoint_of_file(const char *file, int flags)
+{
+	struct endpoint e = { .kind = TO_FILE, .fd = open(file, flags), .what = file };
+	if (e.fd < 0)
+		die_errno("open %s", file);
+	return e;
+}
+
+static struct endpoint endpoint_of_mq(const char *queue, int flags)
+{
+	struct endpoint e = { .kind = TO_MQ, .fd = (int)mq_open(queue, flags), .what = queue };
+	if (e.fd < 0)
+		die_errno("mq_open %s", queue);
+	return e;
+}
 
 static struct endpoint endpoint_open(const char *file, const char *queue, int flags)
 {
-	struct endpoint e = { .is_queue = queue != NULL, .what = queue ? queue : file };
-	e.fd = queue ? (int)mq_open(queue, flags) : open(file, flags);
-	if (e.fd < 0)
-		die_errno("open %s", e.what);
+	return queue ? endpoint_of_mq(queue, flags) : endpoint_of_file(file, flags);
+}
+
+static struct endpoint endpoint_of_sysv_msg(long id, size_t size)
+{
+	struct endpoint e = { .kind = TO_SYSV_MSG, .fd = (int)id, .what = "the System V queue" };
+	e.sysv = calloc(1, sizeof(long) + size);
+	if (!e.sysv)
+		die_errno("calloc");
 	return e;
 }
 
 static void endpoint_close(struct endpoint *e)
 {
-	if (e->is_queue)
+	if (e->kind == TO_MQ)
 		mq_close((mqd_t)e->fd);
-	else
+	else if (e->kind == TO_FILE)
 		close(e->fd);
+	free(e->sysv);
+}
+
+static ssize_t endpoint_write(const struct endpoint *e, const char *buf, size_t len)
+{
+	switch (e->kind) {
+	case TO_MQ:
+		return mq_send((mqd_t)e->fd, buf, len, 0) < 0 ? -1 : (ssize_t)len;
+	case TO_SYSV_MSG:
+		e->sysv->mtype = 1;
+		memcpy(e->sysv->mtext, buf, len);
+		return msgsnd(e->fd, e->sysv, len, 0) < 0 ? -1 : (ssize_t)len;
+	default:
+		return write(e->fd, buf, len);
+	}
+}
+
+static ssize_t endpoint_read(const struct endpoint *e, char *buf, size_t len)
+{
+	ssize_t n;
+	switch (e->kind) {
+	case TO_MQ:
+		return mq_receive((mqd_t)e->fd, buf, len, NULL);
+	case TO_SYSV_MSG:
+		n = msgrcv(e->fd, e->sysv, len, 0, 0);
+		if (n > 0)
+			memcpy(buf, e->sysv->mtext, n);
+		return n;
+	default:
+		return read(e->fd, buf, len);
+	}
 }
 
 static void endpoint_send(const struct endpoint *e, const char *buf, size_t len)
 {
-	if (e->is_queue) {
-		if (mq_send((mqd_t)e->fd, buf, len, 0) < 0)
-			die_errno("mq_send %s", e->what);
-		return;
-	}
-	ssize_t n = write(e->fd, buf, len);
+	ssize_t n = endpoint_write(e, buf, len);
 	if (n < 0)
-		die_errno("write %s", e->what);
+		die_errno("send to %s", e->what);
 	if ((size_t)n != len)
-		die("write %s: %zd of %zu bytes", e->what, n, len);
+		die("send to %s: %zd of %zu bytes", e->what, n, len);
 }
 
 /* The buffer is exactly one message long: the queues are made with that
  * msgsize, so neither side takes a path for short buffers. */
 static void endpoint_receive(const struct endpoint *e, char *buf, size_t len)
 {
-	ssize_t n = e->is_queue ? mq_receive((mqd_t)e->fd, buf, len, NULL) : read(e->fd, buf, len);
+	ssize_t n = endpoint_read(e, buf, len);
 	if (n < 0)
-		die_errno("%s %s", e->is_queue ? "mq_receive" : "read", e->what);
+		die_errno("receive from %s", e->what);
 	if ((size_t)n != len)
-		die("receive %s: %zd of %zu bytes", e->what, n, len);
+		die("receive from %s: %zd of %zu bytes", e->what, n, len);
 }
 
-/* Exactly one of --file or --mq, and a message size. */
+/* Exactly one of --file, --mq or --sysv-msg, and a message size. */
 static void check_one_target(const struct bench_args *a)
 {
-	if (a->n_files + a->n_queues != 1 || a->size <= 0 || a->count <= 0)
-		die("wants one --file or --mq, --size and --count");
+	if (a->n_files + a->n_queues + (a->sysv_msg >= 0) != 1 || a->size <= 0 || a->count <= 0)
+		die("wants one --file, --mq or --sysv-msg, --size and --count");
 }
 
 static void roundtrips(const struct endpoint *e, char *buf, size_t size, long count)
@@ -82,8 +134,9 @@ static void roundtrips(const struct endpoint *e, char *buf, size_t size, long co
 int bench_roundtrip(const struct bench_args *a)
 {
 	check_one_target(a);
-	struct endpoint e = endpoint_open(a->n_files ? a->files[0] : NULL,
-					  a->n_queues ? a->queues[0] : NULL, O_RDWR);
+	struct endpoint e = a->sysv_msg >= 0 ? endpoint_of_sysv_msg(a->sysv_msg, a->size) :
+			    a->n_queues ? endpoint_of_mq(a->queues[0], O_RDWR) :
+					  endpoint_of_file(a->files[0], O_RDWR);
 	char *buf = calloc(1, a->size);
 	if (!buf)
 		die_errno("calloc");
@@ -169,8 +222,8 @@ int bench_send_latency(const struct bench_args *a)
 	if (a->n_files != 1 || a->n_queues != 1 || a->size <= 0 || a->count <= 0)
 		die("wants --file PATH (the queue through the mount), --mq /NAME (the same queue), "
 		    "--size and --count");
-	struct endpoint file = endpoint_open(a->files[0], NULL, O_WRONLY);
-	struct endpoint queue = endpoint_open(NULL, a->queues[0], O_RDONLY);
+	struct endpoint file = endpoint_of_file(a->files[0], O_WRONLY);
+	struct endpoint queue = endpoint_of_mq(a->queues[0], O_RDONLY);
 	char *buf = calloc(1, a->size);
 	if (!buf)
 		die_errno("calloc");

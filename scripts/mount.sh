@@ -5,6 +5,19 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 mnt=${1:-/mnt/ipc}
 sh "$top/scripts/setup.sh"
 mkdir -p "$mnt"
+# FUSE over io_uring, which ipcfs serves over where the kernel's switch is
+# on: the daemon only reads the switch, so it is turned on here (and at
+# boot by what meson install puts in place).
+switch=/sys/module/fuse/parameters/enable_uring
+if [ ! -e "$switch" ]; then
+	echo "this kernel has no $switch: ipcfs serves through /dev/fuse"
+elif grep -q '^[Y1]' "$switch"; then
+	echo "FUSE over io_uring is on ($switch)"
+elif echo 1 >"$switch"; then
+	echo "turned FUSE over io_uring on: echo 1 > $switch"
+else
+	echo "could not turn FUSE over io_uring on ($switch): ipcfs serves through /dev/fuse"
+fi
 if grep -q " $mnt fuse.ipcfs " /proc/mounts; then
 	echo "ipcfs is already mounted at $mnt"
 else

@@ -14,8 +14,28 @@ BENCH_PY = os.path.join(os.environ.get("TESTS_DIR", os.path.dirname(__file__)), 
                         "bench", "bench.py")
 PYTHON = "/usr/bin/python3"
 N = r"\d[\d,]*"
+URING_SWITCH = "/sys/module/fuse/parameters/enable_uring"
 
-# Every row the table must have, as a pattern of its first cell.
+# Every row the tables must have, as a pattern of its first cell: first
+# the unpinned headline, per transport, then the pinned table.
+TRANSPORTS = ("io_uring", "/dev/fuse")
+HEADLINE_ROWS = [r"%s over %s: %s vs FUSE floor over %s" % (what, t, files, t)
+                 for what, files in (("64 B queue round trip", "mq/"),
+                                     ("1 producer/consumer pair, 64 B, per message", "mq/"),
+                                     ("2 producer/consumer pairs, 64 B, per message", "mq/"),
+                                     ("4 producer/consumer pairs, 64 B, per message", "mq/"),
+                                     (r"semaphore post\+wait", "sem/"),
+                                     ("64 B System V message round trip", "sysv/msg/"))
+                 for t in TRANSPORTS]
+HEADLINE_ROWS += [
+    r"64 B queue round trip over io_uring: mq/ vs mq_send\+mq_receive",
+    r"64 B queue round trip: mq/ over /dev/fuse vs over io_uring",
+    r"64 B System V message round trip over io_uring: sysv/msg/ vs msgsnd\+msgrcv",
+] + [r"stat of a queue file from CPU %d over io_uring: %s readers parked on all CPUs vs none"
+     % (c, N) for c in sorted(os.sched_getaffinity(0))] + [
+    r"daemon resident memory over io_uring with %s parked reads vs 64 MiB" % N,
+    r"ls -l of %s segments: shm/ over /dev/fuse vs over io_uring" % N,
+]
 SHM_ROWS = [r"shm %s %s, \S+ \S+ blocks, %s: shm/ vs /dev/shm" % (how, op, mode)
             for mode in ("passthrough", "fallback")
             for how in ("sequential", "random") for op in ("write", "read")]
@@ -28,7 +48,7 @@ QUEUE_ROWS = [r"%s: mq/ vs %s" % (what, baseline)
                            "2 producer/consumer pairs, 64 B, per message",
                            "4 producer/consumer pairs, 64 B, per message")
               for baseline in ("FUSE floor", r"mq_send\+mq_receive")]
-EXPECTED_ROWS = QUEUE_ROWS + [
+EXPECTED_ROWS = HEADLINE_ROWS + QUEUE_ROWS + [
     r"semaphore post\+wait: sem/ vs sem_post\+sem_wait",
     r"semaphore post\+wait: sem/ vs FUSE floor \(two writes\)",
 ] + SHM_ROWS + [
@@ -70,11 +90,20 @@ def our_queues():
         os.rmdir(path)
 
 
+def our_sysv_queues():
+    """Queues of keys 0x1bc0XXXX, the benchmark's."""
+    with open("/proc/sysvipc/msg") as f:
+        return sorted(line.split()[0] for line in f.readlines()[1:]
+                      if int(line.split()[0]) >> 16 == 0x1bc0)
+
+
 def machine_state():
     """What a benchmark run changes for a while and must put back."""
     return {
         "mqueue settings": {f: open("/proc/sys/fs/mqueue/" + f).read()
                             for f in sorted(os.listdir("/proc/sys/fs/mqueue"))},
+        "enable_uring": open(URING_SWITCH).read(),
+        "System V queues of the benchmark's keys": our_sysv_queues(),
         "mounts": our_mounts(),
         "queues": our_queues(),
         "/dev/shm": sorted(e for e in os.listdir("/dev/shm") if "ipcfs-bench-" in e),

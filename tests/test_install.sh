@@ -46,7 +46,10 @@ uninstall() {
 	for ((i = ${#live_dirs[@]} - 1; i >= 0; i--)); do rmdir "${live_dirs[i]}" 2>/dev/null; done
 	live_files=() live_dirs=()
 }
-trap 'uninstall; restore_log; rm -rf "$STAGE" "$FSTAB"; t_cleanup' EXIT
+URING_SWITCH=/sys/module/fuse/parameters/enable_uring
+uring_saved=""  # the switch as it was, while this test has changed it
+restore_uring() { [ -z "$uring_saved" ] || echo "$uring_saved" >"$URING_SWITCH"; uring_saved=""; }
+trap 'uninstall; restore_log; restore_uring; rm -rf "$STAGE" "$FSTAB"; t_cleanup' EXIT
 
 prefix=$(meson introspect "$BUILD_DIR" --buildoptions |
 	/usr/bin/python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"))')
@@ -59,12 +62,16 @@ t_eq "meson install --destdir succeeds" "0" "$status"
 [ "$status" -eq 0 ] || printf '#   %s\n' "$out"
 
 want="$prefix/bin/ipcfs
+$prefix/lib/modprobe.d/ipcfs.conf
 $prefix/lib/systemd/system/mnt-ipc.mount
+$prefix/lib/tmpfiles.d/ipcfs.conf
 $prefix/share/man/man1/ipcfs.1"
-t_eq "it installs ipcfs, ipcfs(1) and the unit, nothing of libfuse" "$want" \
-	"$(cd "$STAGE" && find . ! -type d | sed 's/^\.//' | sort)"
+t_eq "it installs ipcfs, ipcfs(1), the unit and the io_uring switch's files, nothing of libfuse" \
+	"$want" "$(cd "$STAGE" && find . ! -type d | sed 's/^\.//' | sort)"
 
 BIN=$STAGE$prefix/bin/ipcfs
+TMPFILES=$STAGE$prefix/lib/tmpfiles.d/ipcfs.conf
+MODPROBE=$STAGE$prefix/lib/modprobe.d/ipcfs.conf
 MAN=$STAGE$prefix/share/man/man1/ipcfs.1
 UNIT=$STAGE$prefix/lib/systemd/system/mnt-ipc.mount
 
@@ -101,6 +108,23 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 		"$(cd / && MANPATH=$STAGE$prefix/share/man systemd-analyze verify "$UNIT" 2>&1; echo "$?:")"
 else
 	ok "systemd-analyze verify # SKIP no systemd-analyze"
+fi
+
+# FUSE over io_uring at boot: what systemd-tmpfiles does with the
+# tmpfiles.d line at boot, done now with the switch off and put back after;
+# the modprobe.d line is the module option of the same switch.
+t_eq "modprobe.d/ipcfs.conf sets fuse's enable_uring" "options fuse enable_uring=1" \
+	"$(grep -v '^#' "$MODPROBE")"
+if [ ! -e "$URING_SWITCH" ]; then
+	ok "tmpfiles.d/ipcfs.conf turns FUSE over io_uring on # SKIP the kernel has no $URING_SWITCH"
+elif ! command -v systemd-tmpfiles >/dev/null 2>&1; then
+	ok "tmpfiles.d/ipcfs.conf turns FUSE over io_uring on # SKIP no systemd-tmpfiles"
+else
+	uring_saved=$(cat "$URING_SWITCH")
+	echo N >"$URING_SWITCH"
+	out=$(systemd-tmpfiles --create "$TMPFILES" 2>&1)
+	t_eq "tmpfiles.d/ipcfs.conf turns FUSE over io_uring on" "|Y" "$out|$(cat "$URING_SWITCH")"
+	restore_uring
 fi
 
 # Into the live prefix, only where nothing is: ": >" under noclobber

@@ -6,6 +6,8 @@
   writers pinned to different CPUs pass messages through one queue and
   through queues of their own, each message exactly once, and a write on
   one CPU answers a read parked on the other.
+- scripts/mount.sh turns the switch on, says so, and its mount is then
+  served over io_uring.
 - The ring's limit: with io_uring_q_depth=16, more readers than a queue
   may hold wait on each CPU in turn, while a stat from that same CPU is
   answered; the oldest waits are answered EINTR (which Python retries),
@@ -97,6 +99,32 @@ def test_no_io_uring_forces_dev_fuse():
         with open(q, "wb", buffering=0) as w:
             w.write(b"over the device")
         assert read_one(q) == b"over the device"
+
+
+def test_mount_script_turns_io_uring_on():
+    import subprocess
+    import tempfile
+    script = os.path.join(os.environ["TESTS_DIR"], "..", "scripts", "mount.sh")
+    with UringSwitch(False), tempfile.TemporaryDirectory(prefix="ipcfs-mountsh.") as mnt:
+        r = subprocess.run(["sh", script, mnt], capture_output=True, text=True)
+        try:
+            assert r.returncode == 0, r
+            said = r.stdout.splitlines()[:2]
+            assert said == ["turned FUSE over io_uring on: echo 1 > " + ENABLE_URING,
+                            "ipcfs is mounted at " + mnt], r.stdout
+            with open(ENABLE_URING) as f:
+                assert f.read() == "Y\n"
+            with open(os.path.join(mnt, "status")) as f:
+                assert "\ntransport: io_uring, " in f.read()
+        finally:
+            mounted = any(line.split()[1] == mnt for line in open("/proc/mounts"))
+            if mounted:
+                subprocess.run(["umount", mnt], check=True)
+                # the daemon exits on umount; the directory goes after it
+                wait_until(lambda: subprocess.run(["pgrep", "-f", "ipcfs .*" + mnt],
+                                                  capture_output=True).returncode == 1,
+                           "the daemon of " + mnt + " to exit")
+        assert r.stdout.count("FUSE over io_uring") == 1, r.stdout
 
 
 def test_bad_queue_depth_is_refused():
