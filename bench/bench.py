@@ -295,11 +295,13 @@ class Machine:
         self.on_exit("unmount " + path, lambda: unmount(path))
         return path
 
-    def start_fuse(self, argv, path):
+    def start_fuse(self, argv, path, own_session=False):
         """A FUSE daemon in the foreground at path, once the kernel shows
-        the mount; stopped on the way out."""
+        the mount; stopped on the way out. own_session: in a session of
+        its own, as a daemon that detached (or a service) runs, and so in
+        a scheduling autogroup of its own."""
         log = tempfile.TemporaryFile()
-        proc = subprocess.Popen(argv, stderr=log)
+        proc = subprocess.Popen(argv, stderr=log, start_new_session=own_session)
         self.on_exit("stop " + argv[0], lambda: stop_daemon(proc, path, log))
         deadline = time.monotonic() + 10
         while not mounted(path):
@@ -372,31 +374,36 @@ class Bench:
         if self.uring_on:
             m.set_sysctl(URING_SWITCH, "1")
 
-    def start_ipcfs(self, what, options):
+    def start_ipcfs(self, what, options, own_session=False):
         """An ipcfs mount; its process, log and path."""
         path = self.machine.temp_dir(what)
-        proc, log = self.machine.start_fuse([IPCFS, "-f", path, "-o", options], path)
+        proc, log = self.machine.start_fuse([IPCFS, "-f", path, "-o", options], path, own_session)
         return proc, log, path
 
-    def start_floor(self, what, io_uring):
+    def start_floor(self, what, io_uring, own_session=False):
         path = self.machine.temp_dir(what)
         options = "msgsize=%d" % FLOOR_MSGSIZE
         if io_uring:
             options += ",io_uring,io_uring_q_depth=%d" % RING_DEPTH
-        self.machine.start_fuse([FLOOR, "-f", path, "-o", options], path)
+        self.machine.start_fuse([FLOOR, "-f", path, "-o", options], path, own_session)
         return os.path.join(path, "f")
 
     def setup_unpinned(self):
-        """ipcfs and the floor over each transport, nothing pinned."""
+        """ipcfs and the floor over each transport, nothing pinned, each
+        daemon in a session of its own as a mounted ipcfs runs (ipcfs
+        detaches with setsid; systemd runs it in a cgroup of its own): the
+        scheduler then places a daemon's threads and its callers as
+        members of different groups, which costs cross-CPU wake-ups that
+        a daemon in its callers' session does not see."""
         self.by_transport = {}
         for transport in TRANSPORTS:
             uring = transport == "io_uring"
             tag = "uring" if uring else "dev"
             proc, log, path = self.start_ipcfs(
-                "mnt-" + tag, "allow_other" + ("" if uring else ",no_io_uring"))
+                "mnt-" + tag, "allow_other" + ("" if uring else ",no_io_uring"), True)
             self.by_transport[transport] = {
                 "ipcfs": proc, "log": log, "mnt": path,
-                "floor": self.start_floor("floor-" + tag, uring),
+                "floor": self.start_floor("floor-" + tag, uring, True),
             }
         self.ipcfs, self.ipcfs_log = (self.by_transport["io_uring"]["ipcfs"],
                                       self.by_transport["io_uring"]["log"])

@@ -37,6 +37,7 @@
 
 struct parked {
 	struct waitlist *list;
+	GList *link;       /* in list->queue */
 	guint expiry;      /* the source that answers it before the kernel's timeout */
 	fuse_req_t req;    /* NULL for a poll notification */
 	const void *owner; /* the open file it waits for */
@@ -312,7 +313,7 @@ static void parked_cancel(struct parked *p, int err)
 	struct waitlist *l = p->list;
 	l->holds++;
 	p->cancel(p, p->data, err);
-	parked_finish(l, g_queue_find(&l->queue, p));
+	parked_finish(l, p->link);
 	l->holds--;
 	waitlist_update(l);
 }
@@ -360,6 +361,7 @@ int park_request(fuse_req_t req, const void *owner, const char *key, int fd, sho
 	*p = (struct parked){ .list = l, .req = req, .owner = owner, .fd = fd, .events = events,
 			      .retry = retry, .cancel = cancel, .data = data, .queue = -1 };
 	g_queue_push_tail(&l->queue, p);
+	p->link = l->queue.tail;
 	watch_update(w);
 	if (!(w->registered & epoll_events_of(events))) {
 		parked_finish(l, l->queue.tail);

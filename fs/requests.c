@@ -141,26 +141,22 @@ LOCKED(poll, ino,
 LOCKED(lseek, ino, (fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi),
        (req, ino, off, whence, fi))
 
-/* Forgets have no answer; once stopping, there is nothing to forget. */
-static void locked_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
-{
-	int cancel_state;
-	if (request_enter(req, FUSE_ROOT_ID, false, &cancel_state))
-		ipcfs_handlers.forget(req, ino, nlookup);
-	else
-		fuse_reply_none(req);
-	request_leave(cancel_state);
-}
+/* Forgets have no answer, and are not counted; once stopping, there is
+ * nothing to forget. */
+#define LOCKED_FORGET(op, params, args)                                  \
+	static void locked_##op params                                   \
+	{                                                                \
+		int cancel_state;                                        \
+		if (request_enter(req, FUSE_ROOT_ID, false, &cancel_state)) \
+			ipcfs_handlers.op args;                          \
+		else                                                     \
+			fuse_reply_none(req);                            \
+		request_leave(cancel_state);                             \
+	}
 
-static void locked_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
-{
-	int cancel_state;
-	if (request_enter(req, FUSE_ROOT_ID, false, &cancel_state))
-		ipcfs_handlers.forget_multi(req, count, forgets);
-	else
-		fuse_reply_none(req);
-	request_leave(cancel_state);
-}
+LOCKED_FORGET(forget, (fuse_req_t req, fuse_ino_t ino, uint64_t nlookup), (req, ino, nlookup))
+LOCKED_FORGET(forget_multi, (fuse_req_t req, size_t count, struct fuse_forget_data *forgets),
+	      (req, count, forgets))
 
 /* libfuse calls init on the thread that reads the FUSE device, the main
  * thread, which holds the lock already. */
