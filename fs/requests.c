@@ -74,17 +74,19 @@ static void request_leave(int cancel_state)
 	pthread_setcancelstate(cancel_state, NULL);
 }
 
-/* A handler, called holding the lock; ENODEV once the daemon stops. */
-#define LOCKED(op, ino, params, args)                      \
-	static void locked_##op params                     \
-	{                                                  \
-		int cancel_state;                          \
-		if (request_enter(req, ino, true, &cancel_state)) \
-			ipcfs_handlers.op args;            \
-		else                                       \
-			fuse_reply_err(req, ENODEV);       \
-		request_leave(cancel_state);               \
+/* A handler, called holding the lock; once the daemon stops, answered
+ * with refusal instead. counted: whether stats count its answer. */
+#define LOCKED_OR(op, ino, counted, refusal, params, args)          \
+	static void locked_##op params                               \
+	{                                                            \
+		int cancel_state;                                    \
+		if (request_enter(req, ino, counted, &cancel_state)) \
+			ipcfs_handlers.op args;                      \
+		else                                                 \
+			refusal;                                     \
+		request_leave(cancel_state);                         \
 	}
+#define LOCKED(op, ino, params, args) LOCKED_OR(op, ino, true, fuse_reply_err(req, ENODEV), params, args)
 
 LOCKED(lookup, parent, (fuse_req_t req, fuse_ino_t parent, const char *name), (req, parent, name))
 LOCKED(getattr, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
@@ -143,16 +145,8 @@ LOCKED(lseek, ino, (fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struc
 
 /* Forgets have no answer, and are not counted; once stopping, there is
  * nothing to forget. */
-#define LOCKED_FORGET(op, params, args)                                  \
-	static void locked_##op params                                   \
-	{                                                                \
-		int cancel_state;                                        \
-		if (request_enter(req, FUSE_ROOT_ID, false, &cancel_state)) \
-			ipcfs_handlers.op args;                          \
-		else                                                     \
-			fuse_reply_none(req);                            \
-		request_leave(cancel_state);                             \
-	}
+#define LOCKED_FORGET(op, params, args) \
+	LOCKED_OR(op, FUSE_ROOT_ID, false, fuse_reply_none(req), params, args)
 
 LOCKED_FORGET(forget, (fuse_req_t req, fuse_ino_t ino, uint64_t nlookup), (req, ino, nlookup))
 LOCKED_FORGET(forget_multi, (fuse_req_t req, size_t count, struct fuse_forget_data *forgets),
