@@ -42,7 +42,6 @@ struct node {
 struct node_ref {
 	struct ipc_object *object;
 	bool owned;
-	bool rebound; /* the node stands for this object only from now on */
 	bool found;   /* taken by name just now: attr is its stat */
 	struct ipc_attr attr;
 };

@@ -202,7 +202,7 @@ int node_object(struct node *n, pid_t caller, enum node_use use, struct node_ref
 	}
 	if (other)
 		n->object_id = a.id;
-	*ref = (struct node_ref){ o, true, other, true, a };
+	*ref = (struct node_ref){ .object = o, .owned = true, .found = true, .attr = a };
 	return 0;
 }
 

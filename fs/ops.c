@@ -344,7 +344,7 @@ static int make_or_find(fuse_req_t req, struct node *dir, const char *name, mode
  * out of an OPEN): it is made now, or the one someone else made since is
  * taken, as the node's. Any other open is stale. */
 static int create_for_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi,
-			   struct node_ref *ref)
+			   struct node_ref *ref, bool *made)
 {
 	pid_t caller = fuse_req_ctx(req)->pid;
 	mode_t mode;
@@ -355,15 +355,13 @@ static int create_for_open(fuse_req_t req, struct node *n, struct fuse_file_info
 	}
 	struct ipc_object *o;
 	struct ipc_attr a;
-	bool made;
-	int r = make_or_find(req, n->parent, n->name, mode, fi, &o, &made);
+	int r = make_or_find(req, n->parent, n->name, mode, fi, &o, made);
 	if (r == 0 && (r = n->kind->stat(o, &a)) < 0)
 		n->kind->release(o);
 	if (r < 0)
 		return r;
 	n->object_id = a.id;
-	/* Another's object is checked as for a node rebound to it. */
-	*ref = (struct node_ref){ o, true, !made, true, a };
+	*ref = (struct node_ref){ .object = o, .owned = true, .found = true, .attr = a };
 	return 0;
 }
 
@@ -372,11 +370,18 @@ static int open_node(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 	if (n->is_dir)
 		return -EISDIR;
 	struct node_ref ref;
+	bool made = false;
 	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_TO_OPEN, &ref);
 	if (r == -ENOENT)
-		r = create_for_open(req, n, fi, &ref);
-	/* The kernel checked the object the node stood for until now. */
-	if (r == 0 && ref.rebound)
+		r = create_for_open(req, n, fi, &ref, &made);
+	/* The kernel checked the attributes it had of the node, which may be
+	 * another object's by now, even where the node's id did not change: a
+	 * System V id comes back, for another object, after 65,536 creates
+	 * of its kind. So the object's own are checked, but for one this very
+	 * open made, which its maker may open whatever its mode. */
+	if (r == 0 && !made && !ref.found)
+		r = n->kind->stat(ref.object, &ref.attr);
+	if (r == 0 && !made)
 		r = may_open(req, &ref.attr, fi->flags);
 	if (r == 0)
 		r = file_open(req, n, &ref, fi);
