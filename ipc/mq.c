@@ -27,6 +27,13 @@
 #define XATTR_MSGSIZE "user.mq.msgsize"
 #define XATTR_CURMSGS "user.mq.curmsgs"
 #define XATTR_PRIORITY "user.mq.priority"
+/* From the queue's status line in the mqueue file system: the bytes
+ * queued, and who asked mq_notify for what (NOTIFY: 0 a signal, 1 none,
+ * 2 a thread; SIGNO; NOTIFY_PID, 0 when nobody did). */
+#define XATTR_QSIZE "user.mq.qsize"
+#define XATTR_NOTIFY "user.mq.notify"
+#define XATTR_SIGNO "user.mq.signo"
+#define XATTR_NOTIFY_PID "user.mq.notify_pid"
 
 struct ipc_handle {
 	mqd_t mqd;
@@ -148,18 +155,32 @@ static int mq_find(const char *name, struct ipc_object **out)
 	return ipc_dir_find(&queues, name, O_RDONLY | O_NONBLOCK, out);
 }
 
-/* The bytes a queue holds: the QSIZE of the status line that reading
- * its file in the mqueue file system gives. */
-static off_t queued_bytes(int fd)
+/* The status line that reading a queue's file in the mqueue file system
+ * gives: "QSIZE:%lu NOTIFY:%d SIGNO:%d NOTIFY_PID:%d". */
+struct queue_status {
+	long qsize;
+	int notify, signo, notify_pid;
+};
+
+static int read_queue_status(int fd, struct queue_status *st)
 {
 	char text[128];
 	ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
-	long qsize = 0;
-	if (n > 0) {
-		text[n] = '\0';
-		sscanf(text, "QSIZE:%ld", &qsize);
-	}
-	return qsize;
+	*st = (struct queue_status){ 0 };
+	if (n < 0)
+		return -errno;
+	text[n] = '\0';
+	if (sscanf(text, "QSIZE:%ld NOTIFY:%d SIGNO:%d NOTIFY_PID:%d", &st->qsize, &st->notify,
+		   &st->signo, &st->notify_pid) != 4)
+		return -EIO;
+	return 0;
+}
+
+/* The bytes a queue holds, QSIZE. */
+static off_t queued_bytes(int fd)
+{
+	struct queue_status st;
+	return read_queue_status(fd, &st) == 0 ? st.qsize : 0;
 }
 
 /* A descriptor of the queue itself, for mq_getattr and its status line:
@@ -397,8 +418,17 @@ static void mq_close_handle(struct ipc_handle *h)
 }
 
 static const char *const queue_xattrs[] = {
-	XATTR_MAXMSG, XATTR_MSGSIZE, XATTR_CURMSGS, XATTR_PRIORITY, NULL,
+	XATTR_MAXMSG, XATTR_MSGSIZE, XATTR_CURMSGS, XATTR_PRIORITY,
+	XATTR_QSIZE,  XATTR_NOTIFY,  XATTR_SIGNO,   XATTR_NOTIFY_PID, NULL,
 };
+
+/* One of the status line's values, by its xattr. */
+static long queue_status_value(const struct queue_status *st, const char *attr)
+{
+	return strcmp(attr, XATTR_QSIZE) == 0  ? st->qsize :
+	       strcmp(attr, XATTR_NOTIFY) == 0 ? st->notify :
+	       strcmp(attr, XATTR_SIGNO) == 0  ? st->signo : st->notify_pid;
+}
 
 static int mq_listxattr(struct ipc_object *o, GPtrArray *attrs)
 {
@@ -419,11 +449,15 @@ static int mq_getxattr(struct ipc_object *o, const char *attr, GString *value)
 	if (fd < 0)
 		return fd;
 	struct mq_attr a;
-	int r = mq_getattr(fd, &a) < 0 ? -errno : 0;
+	struct queue_status st;
+	bool from_status = strcmp(attr, XATTR_MAXMSG) != 0 && strcmp(attr, XATTR_MSGSIZE) != 0 &&
+			   strcmp(attr, XATTR_CURMSGS) != 0;
+	int r = from_status ? read_queue_status(fd, &st) : mq_getattr(fd, &a) < 0 ? -errno : 0;
 	done_with_queue(o, fd);
 	if (r < 0)
 		return r;
-	long v = strcmp(attr, XATTR_MAXMSG) == 0 ? a.mq_maxmsg :
+	long v = from_status ? queue_status_value(&st, attr) :
+		 strcmp(attr, XATTR_MAXMSG) == 0 ? a.mq_maxmsg :
 		 strcmp(attr, XATTR_MSGSIZE) == 0 ? a.mq_msgsize : a.mq_curmsgs;
 	g_string_printf(value, "%ld", v);
 	return 0;

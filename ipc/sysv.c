@@ -249,15 +249,36 @@ int sysv_truncate(struct ipc_object *o, off_t size)
 
 #define XATTR_ID "user.sysv.id"
 #define XATTR_KEY "user.sysv.key"
+#define XATTR_CUID "user.sysv.cuid"
+#define XATTR_CGID "user.sysv.cgid"
 
 int sysv_listxattr(struct ipc_object *o, GPtrArray *attrs)
 {
 	const struct sysv_kind *k = o->kind;
-	g_ptr_array_add(attrs, g_strdup(XATTR_ID));
-	g_ptr_array_add(attrs, g_strdup(XATTR_KEY));
+	static const char *const common[] = { XATTR_ID, XATTR_KEY, XATTR_CUID, XATTR_CGID };
+	for (size_t i = 0; i < G_N_ELEMENTS(common); i++)
+		g_ptr_array_add(attrs, g_strdup(common[i]));
 	for (size_t i = 0; k->counter_names[i]; i++)
 		g_ptr_array_add(attrs, g_strconcat(k->xattr_prefix, k->counter_names[i], NULL));
+	for (size_t i = 0; k->text_names && k->text_names[i]; i++)
+		g_ptr_array_add(attrs, g_strconcat(k->xattr_prefix, k->text_names[i], NULL));
 	return 0;
+}
+
+/* The value of one of the kind's own xattrs, name after the prefix. */
+static int kind_xattr(const struct sysv_kind *k, const struct sysv_stat *st, const char *name,
+		      GString *value)
+{
+	for (size_t i = 0; k->counter_names[i] && i < SYSV_MAX_COUNTERS; i++) {
+		if (strcmp(name, k->counter_names[i]) == 0) {
+			g_string_printf(value, "%ld", st->counters[i]);
+			return 0;
+		}
+	}
+	for (size_t i = 0; k->text_names && k->text_names[i]; i++)
+		if (strcmp(name, k->text_names[i]) == 0)
+			return k->text_xattr(st, name, value);
+	return -ENODATA;
 }
 
 int sysv_getxattr(struct ipc_object *o, const char *attr, GString *value)
@@ -273,15 +294,14 @@ int sysv_getxattr(struct ipc_object *o, const char *attr, GString *value)
 		g_string_printf(value, "0x%08x", (unsigned)st.key);
 		return 0;
 	}
+	if (strcmp(attr, XATTR_CUID) == 0 || strcmp(attr, XATTR_CGID) == 0) {
+		g_string_printf(value, "%u", strcmp(attr, XATTR_CUID) == 0 ? (unsigned)st.cuid :
+									    (unsigned)st.cgid);
+		return 0;
+	}
 	if (!g_str_has_prefix(attr, k->xattr_prefix))
 		return -ENODATA;
-	for (size_t i = 0; k->counter_names[i] && i < SYSV_MAX_COUNTERS; i++) {
-		if (strcmp(attr + strlen(k->xattr_prefix), k->counter_names[i]) == 0) {
-			g_string_printf(value, "%ld", st.counters[i]);
-			return 0;
-		}
-	}
-	return -ENODATA;
+	return kind_xattr(k, &st, attr + strlen(k->xattr_prefix), value);
 }
 
 int sysv_dir_listxattr(const struct sysv_kind *k, const struct ipc_caller *who, GPtrArray *attrs)

@@ -8,19 +8,26 @@
 
 #include "kind.h"
 
-#define SYSV_MAX_COUNTERS 6
+#define SYSV_MAX_COUNTERS 12
 
 /* One object, as IPC_STAT shows it. */
 struct sysv_stat {
 	int id;
 	key_t key;
 	struct ipc_attr attr; /* owner, mode, size, times; attr.id is the id */
+	uid_t cuid;           /* its creator's */
+	gid_t cgid;
+	unsigned long mode_flags; /* the perm mode above the permission bits (SHM_DEST ...) */
 	long counters[SYSV_MAX_COUNTERS]; /* named by the kind's counter_names */
 };
 
 struct sysv_kind {
 	const char *xattr_prefix;           /* "user.msg." */
 	const char *const *counter_names;   /* xattr names after the prefix; NULL-ended */
+	/* More xattrs, after the prefix, whose values are text the kind
+	 * makes from the object as last seen (text_xattr); may be NULL. */
+	const char *const *text_names;
+	int (*text_xattr)(const struct sysv_stat *st, const char *name, GString *value);
 	/* The number a create takes (a set's semaphores, a segment's size):
 	 * per caller from the directory's xattr create_xattr, else the mount
 	 * option create_size, else create_default. NULL where there is none. */

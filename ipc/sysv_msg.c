@@ -54,7 +54,11 @@ struct msg_wait {
 	struct ipc_blocking *call;
 };
 
-static const char *const counter_names[] = { "qnum", "cbytes", "qbytes", "lspid", "lrpid", NULL };
+/* As msqid_ds names them; the times in seconds since the epoch, 0 for
+ * never (stime is also the file's mtime, rtime its atime, ctime its
+ * ctime). */
+static const char *const counter_names[] = { "qnum",  "cbytes", "qbytes", "lspid", "lrpid",
+					     "stime", "rtime",  "ctime",  NULL };
 
 static long read_msgmax(void)
 {
@@ -86,8 +90,11 @@ static void stat_from_ds(const struct msqid_ds *ds, int id, struct sysv_stat *st
 			.nlink = 1,
 			.id = (uint64_t)id,
 		},
+		.cuid = ds->msg_perm.cuid,
+		.cgid = ds->msg_perm.cgid,
+		.mode_flags = ds->msg_perm.mode & ~0777u,
 		.counters = { ds->msg_qnum, ds->__msg_cbytes, ds->msg_qbytes, ds->msg_lspid,
-			      ds->msg_lrpid },
+			      ds->msg_lrpid, ds->msg_stime, ds->msg_rtime, ds->msg_ctime },
 	};
 }
 

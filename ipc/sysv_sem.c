@@ -44,7 +44,35 @@ static const struct ipc_option sem_options[] = {
 	  &option_nsems, 1, 65535 },
 	{ NULL },
 };
-static const char *const counter_names[] = { "nsems", NULL };
+/* As semid_ds names them; otime and ctime in seconds since the epoch, 0
+ * for never (otime is also the file's atime and mtime, ctime its ctime). */
+static const char *const counter_names[] = { "nsems", "otime", "ctime", NULL };
+/* Per semaphore of the set, one line each in order, as ipcs -s -i shows
+ * them: semctl's GETVAL, GETNCNT, GETZCNT and GETPID. */
+static const char *const text_names[] = { "semval", "semncnt", "semzcnt", "sempid", NULL };
+
+static int semaphore_values(const struct sysv_stat *st, const char *name, GString *value)
+{
+	static const struct {
+		const char *name;
+		int cmd;
+	} cmds[] = { { "semval", GETVAL }, { "semncnt", GETNCNT }, { "semzcnt", GETZCNT },
+		     { "sempid", GETPID } };
+	int cmd = -1;
+	for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++)
+		if (strcmp(name, cmds[i].name) == 0)
+			cmd = cmds[i].cmd;
+	if (cmd < 0)
+		return -ENODATA;
+	g_string_truncate(value, 0);
+	for (long n = 0; n < st->counters[0]; n++) {
+		int v = semctl(st->id, (int)n, cmd);
+		if (v < 0)
+			return errno == EINVAL ? -EIDRM : -errno; /* gone: as a read */
+		g_string_append_printf(value, "%d\n", v);
+	}
+	return 0;
+}
 
 static int sem_get(key_t key, int flags, long nsems)
 {
@@ -73,7 +101,10 @@ static int sem_stat(int id_or_index, bool by_index, struct sysv_stat *st)
 			.nlink = 1,
 			.id = (uint64_t)id,
 		},
-		.counters = { ds.sem_nsems },
+		.cuid = ds.sem_perm.cuid,
+		.cgid = ds.sem_perm.cgid,
+		.mode_flags = ds.sem_perm.mode & ~0777u,
+		.counters = { ds.sem_nsems, ds.sem_otime, ds.sem_ctime },
 	};
 	return 0;
 }
@@ -107,6 +138,8 @@ static int sem_remove(int id)
 static const struct sysv_kind sem_sysv = {
 	.xattr_prefix = "user.sem.",
 	.counter_names = counter_names,
+	.text_names = text_names,
+	.text_xattr = semaphore_values,
 	.create_xattr = "user.sem.nsems",
 	.create_size = &sem_options[0],
 	.create_default = 1,

@@ -35,7 +35,35 @@ static const struct ipc_option shm_options[] = {
 	  &option_size, 1, G_MAXLONG },
 	{ NULL },
 };
-static const char *const counter_names[] = { "segsz", "nattch", "cpid", "lpid", NULL };
+/* As shmid_ds names them; the times in seconds since the epoch, 0 for
+ * never (atime is also the file's atime, dtime its mtime, ctime its
+ * ctime). */
+static const char *const counter_names[] = { "segsz", "nattch", "cpid",  "lpid",
+					     "atime", "dtime",  "ctime", NULL };
+/* status: what lsipc's STATUS column says of the segment's mode (dest,
+ * locked, hugetlb, noreserve), comma-separated. */
+static const char *const text_names[] = { "status", NULL };
+
+static void append_word(GString *value, const char *word)
+{
+	if (value->len)
+		g_string_append_c(value, ',');
+	g_string_append(value, word);
+}
+
+static int segment_text(const struct sysv_stat *st, const char *name, GString *value)
+{
+	g_string_truncate(value, 0);
+	if (st->mode_flags & SHM_DEST)
+		append_word(value, "dest");
+	if (st->mode_flags & SHM_LOCKED)
+		append_word(value, "locked");
+	if (st->mode_flags & SHM_HUGETLB)
+		append_word(value, "hugetlb");
+	if (st->mode_flags & SHM_NORESERVE)
+		append_word(value, "noreserve");
+	return 0;
+}
 
 static int shm_get(key_t key, int flags, long size)
 {
@@ -65,7 +93,11 @@ static int shm_stat(int id_or_index, bool by_index, struct sysv_stat *st)
 			.nlink = ds.shm_perm.mode & SHM_DEST ? 0 : 1,
 			.id = (uint64_t)id,
 		},
-		.counters = { ds.shm_segsz, ds.shm_nattch, ds.shm_cpid, ds.shm_lpid },
+		.cuid = ds.shm_perm.cuid,
+		.cgid = ds.shm_perm.cgid,
+		.mode_flags = ds.shm_perm.mode & ~0777u,
+		.counters = { ds.shm_segsz, ds.shm_nattch, ds.shm_cpid, ds.shm_lpid,
+			      ds.shm_atime, ds.shm_dtime, ds.shm_ctime },
 	};
 	return 0;
 }
@@ -99,6 +131,8 @@ static int shm_remove(int id)
 static const struct sysv_kind shm_sysv = {
 	.xattr_prefix = "user.shm.",
 	.counter_names = counter_names,
+	.text_names = text_names,
+	.text_xattr = segment_text,
 	.create_xattr = "user.shm.size",
 	.create_size = &shm_options[0],
 	.create_default = 4096,

@@ -116,6 +116,26 @@ class Mount:
         return self.proc.poll() is None
 
 
+# What each kind's file lists as its xattrs, in this order (the README's
+# tables say what each holds).
+SYSV_COMMON_XATTRS = ["user.sysv.id", "user.sysv.key", "user.sysv.cuid", "user.sysv.cgid"]
+KIND_XATTRS = {
+    "mq": ["user.mq.maxmsg", "user.mq.msgsize", "user.mq.curmsgs", "user.mq.priority",
+           "user.mq.qsize", "user.mq.notify", "user.mq.signo", "user.mq.notify_pid"],
+    "sem": ["user.sem.value"],
+    "shm": [],
+    "sysv/msg": SYSV_COMMON_XATTRS + [
+        "user.msg.qnum", "user.msg.cbytes", "user.msg.qbytes", "user.msg.lspid",
+        "user.msg.lrpid", "user.msg.stime", "user.msg.rtime", "user.msg.ctime"],
+    "sysv/sem": SYSV_COMMON_XATTRS + [
+        "user.sem.nsems", "user.sem.otime", "user.sem.ctime", "user.sem.semval",
+        "user.sem.semncnt", "user.sem.semzcnt", "user.sem.sempid"],
+    "sysv/shm": SYSV_COMMON_XATTRS + [
+        "user.shm.segsz", "user.shm.nattch", "user.shm.cpid", "user.shm.lpid",
+        "user.shm.atime", "user.shm.dtime", "user.shm.ctime", "user.shm.status"],
+}
+
+
 def sysv_key_base(pid):
     """Keys 0x5aPPPP00 to 0x5aPPPPff belong to the test run with pid PPPP
     (its low 16 bits); tests/lib.sh uses the same."""

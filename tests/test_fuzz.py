@@ -65,7 +65,7 @@ import tempfile
 import time
 import traceback
 
-from ipcfs_test import run, watched_mount
+from ipcfs_test import KIND_XATTRS, run, watched_mount
 
 FULL = os.environ.get("IPCFS_TEST_SIZE") == "full"
 SECONDS = float(os.environ.get("IPCFS_FUZZ_SECONDS", 60 if FULL else 10))
@@ -117,16 +117,6 @@ DIRS = ["", "mq", "shm", "sem", "sysv", "sysv/msg", "sysv/sem", "sysv/shm"]
 POSIX_DIRS = ("mq", "shm", "sem")
 SYSV_DIRS = ("sysv/msg", "sysv/sem", "sysv/shm")
 MESSAGE_DIRS = ("mq", "sem", "sysv/msg", "sysv/sem")  # opened O_NONBLOCK, always
-KIND_XATTRS = {
-    "mq": ["user.mq.maxmsg", "user.mq.msgsize", "user.mq.curmsgs", "user.mq.priority"],
-    "sem": ["user.sem.value"],
-    "shm": [],
-    "sysv/msg": ["user.sysv.id", "user.sysv.key", "user.msg.qnum", "user.msg.cbytes",
-                 "user.msg.qbytes", "user.msg.lspid", "user.msg.lrpid"],
-    "sysv/sem": ["user.sysv.id", "user.sysv.key", "user.sem.nsems"],
-    "sysv/shm": ["user.sysv.id", "user.sysv.key", "user.shm.segsz", "user.shm.nattch",
-                 "user.shm.cpid", "user.shm.lpid"],
-}
 DIR_XATTRS = ["user.mq.maxmsg", "user.mq.msgsize", "user.sem.nsems", "user.shm.size"]
 OTHER_XATTRS = ["user.x", "user.", "security.selinux", "security.capability", "trusted.x",
                 "system.posix_acl_access", "system.posix_acl_default", "user.mq.priority.x",

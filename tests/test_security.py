@@ -31,8 +31,8 @@ import subprocess
 import tempfile
 import time
 
-from ipcfs_test import (as_user as as_any_user, PosixQueue, SysV, direct_owner_and_mode, errno_name, run,
-                        watched_mount)
+from ipcfs_test import (KIND_XATTRS, as_user as as_any_user, PosixQueue, SysV,
+                        direct_owner_and_mode, errno_name, run, watched_mount)
 
 FULL = os.environ.get("IPCFS_TEST_SIZE") == "full"
 RACE_SECONDS = 3 if FULL else 0.5   # per kind
@@ -54,16 +54,13 @@ LIBC.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_i
                       ctypes.c_int, ctypes.c_long]
 
 # What each kind's file holds as root made it, and what the mount says of it.
-XATTRS = {
-    "mq": ["user.mq.maxmsg", "user.mq.msgsize", "user.mq.curmsgs", "user.mq.priority"],
-    "shm": [],
-    "sem": ["user.sem.value"],
-    "sysv/msg": ["user.sysv.id", "user.sysv.key", "user.msg.qnum", "user.msg.cbytes",
-                 "user.msg.qbytes", "user.msg.lspid", "user.msg.lrpid"],
-    "sysv/sem": ["user.sysv.id", "user.sysv.key", "user.sem.nsems"],
-    "sysv/shm": ["user.sysv.id", "user.sysv.key", "user.shm.segsz", "user.shm.nattch",
-                 "user.shm.cpid", "user.shm.lpid"],
-}
+XATTRS = KIND_XATTRS
+def read_every_xattr(path, kind):
+    """The names of kind's xattrs, each read from path (which raises on
+    the first refusal)."""
+    return [n for n in XATTRS[kind] if os.getxattr(path, n) is not None]
+
+
 # An xattr whose value a writer may set (mq), or one the daemon keeps read-only.
 SETTABLE = {"mq": "user.mq.priority", "shm": "user.x", "sem": "user.sem.value",
             "sysv/msg": "user.msg.qbytes", "sysv/sem": "user.sem.nsems",
@@ -348,7 +345,7 @@ def read_only_attempts(kind, path):
     for label, flags in (("open w", os.O_WRONLY), ("open rw", os.O_RDWR),
                          ("open r trunc", os.O_RDONLY | os.O_TRUNC)):
         got[label] = outcome(lambda: os.close(os.open(path, flags_of(kind, flags))))
-    got["getxattr"] = outcome(lambda: [os.getxattr(path, n) and n for n in XATTRS[kind]])
+    got["getxattr"] = outcome(read_every_xattr, path, kind)
     got["setxattr"] = outcome(os.setxattr, path, SETTABLE[kind], b"1")
     got["truncate"] = outcome(os.truncate, path, 0)
     got["unlink"] = outcome(os.unlink, path)
@@ -394,7 +391,7 @@ def open_attempts(kind, path):
         got["fstat owner"] = os.fstat(fd).st_uid
     finally:
         os.close(fd)
-    got["getxattr"] = outcome(lambda: [os.getxattr(path, n) and n for n in XATTRS[kind]])
+    got["getxattr"] = outcome(read_every_xattr, path, kind)
     got["setxattr " + SETTABLE[kind]] = outcome(os.setxattr, path, SETTABLE[kind], b"3")
     got["removexattr user.x"] = outcome(os.removexattr, path, "user.x")
     got["truncate 0"] = outcome(os.truncate, path, 0) if kind != "shm" else "not tried"

@@ -20,7 +20,8 @@ import sys
 import threading
 import time
 
-from ipcfs_test import Mount, as_user, SysV, errno_name, expect_errno, run, wait_until, watched_mount
+from ipcfs_test import (KIND_XATTRS, Mount, as_user, SysV, errno_name, expect_errno, run,
+                        wait_until, watched_mount)
 
 NOBODY = 65534
 SETTLE = 0.3         # seconds for the daemon to act on a message, if it would
@@ -501,18 +502,24 @@ def test_xattrs_show_the_counters():
     with Mount() as m:
         ident = make_queue(m, 1)
         path = m.sysv("msg", 1)
-        assert os.listxattr(path) == ["user.sysv.id", "user.sysv.key", "user.msg.qnum",
-                                      "user.msg.cbytes", "user.msg.qbytes", "user.msg.lspid",
-                                      "user.msg.lrpid"]
+        assert os.listxattr(path) == KIND_XATTRS["sysv/msg"]
+        assert os.getxattr(path, "user.msg.stime") == b"0"  # never
         SysV.msgsnd(ident, b"abc")
         SysV.msgsnd(ident, b"defgh", mtype=4)
 
         def values():
             return {a: os.getxattr(path, a) for a in os.listxattr(path)}
+        st = os.stat(path)
         assert values() == {
             "user.sysv.id": b"%d" % ident, "user.sysv.key": b"0x%08x" % m.key(1),
+            "user.sysv.cuid": b"0", "user.sysv.cgid": b"0",
             "user.msg.qnum": b"2", "user.msg.cbytes": b"8", "user.msg.qbytes": b"%d" % MSGMNB,
-            "user.msg.lspid": b"%d" % os.getpid(), "user.msg.lrpid": b"0"}
+            "user.msg.lspid": b"%d" % os.getpid(), "user.msg.lrpid": b"0",
+            # The times, as the file's: mtime the last send, atime the last
+            # receive, ctime the last change.
+            "user.msg.stime": b"%d" % st.st_mtime, "user.msg.rtime": b"0",
+            "user.msg.ctime": b"%d" % st.st_ctime}
+        assert st.st_mtime > 0
         # Sent and received by the daemon: its pid.
         assert read_once(path) == b"abc"
         assert write_once(path, b"through the mount") == 17

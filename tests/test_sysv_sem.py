@@ -20,7 +20,7 @@ import subprocess
 import threading
 import time
 
-from ipcfs_test import SysV, errno_name, expect_errno, run, watched_mount
+from ipcfs_test import KIND_XATTRS, SysV, errno_name, expect_errno, run, watched_mount
 
 SYS_WRITE = {"x86_64": 1, "aarch64": 64, "i686": 4, "armv7l": 4}.get(os.uname().machine, 1)
 LIBC = ctypes.CDLL(None, use_errno=True)
@@ -256,7 +256,8 @@ def case_create_takes_nsems_from_the_directory_xattr(m):
     assert values(ident, 3) == [0, 0, 0]
     assert os.getxattr(path, "user.sem.nsems") == b"3"
     assert os.getxattr(path, "user.sysv.key") == b"0x%08x" % m.key(1)
-    assert os.listxattr(path) == ["user.sysv.id", "user.sysv.key", "user.sem.nsems"]
+    assert os.listxattr(path) == KIND_XATTRS["sysv/sem"]
+    assert os.getxattr(path, "user.sem.semval") == b"0\n0\n0\n"  # one line per semaphore
     st = os.stat(path)
     assert (oct(st.st_mode), st.st_uid, st.st_gid, st.st_size) == ("0o100600", 0, 0, 3)  # nsems
     expect_errno(errno.EEXIST, os.open, path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)

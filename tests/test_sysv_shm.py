@@ -374,10 +374,14 @@ def case_xattrs(m, mode):
     ident = make_segment(m, 1, 12288, mode=0o640)
     path = m.sysv("shm", 1)
     me = str(os.getpid()).encode()
+    ctime = b"%d" % os.stat(path).st_ctime
     assert xattrs(path) == [("user.sysv.id", str(ident).encode()),
                             ("user.sysv.key", b"0x%08x" % m.key(1)),
+                            ("user.sysv.cuid", b"0"), ("user.sysv.cgid", b"0"),
                             ("user.shm.segsz", b"12288"), ("user.shm.nattch", b"0"),
-                            ("user.shm.cpid", me), ("user.shm.lpid", b"0")]
+                            ("user.shm.cpid", me), ("user.shm.lpid", b"0"),
+                            ("user.shm.atime", b"0"), ("user.shm.dtime", b"0"),
+                            ("user.shm.ctime", ctime), ("user.shm.status", b"")]
     with Attached(ident):
         assert os.getxattr(path, "user.shm.nattch") == b"1"
         assert os.getxattr(path, "user.shm.lpid") == me
