@@ -256,6 +256,17 @@ static int set_attr(fuse_req_t req, struct node *n, const struct stat *attr, int
 		return -EPERM;
 	struct node_ref ref;
 	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_AS_CHECKED, &ref);
+	/* chmod and chown are the owner's (or root's), as the kernel checked
+	 * on the attributes it had: checked again on the object's own, which
+	 * may be another's where a System V id came back (see open_node). */
+	uid_t uid = fuse_req_ctx(req)->uid;
+	if (r == 0 && uid != 0 && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+					     FUSE_SET_ATTR_GID))) {
+		if (!ref.found)
+			r = n->kind->stat(ref.object, &ref.attr);
+		if (r == 0 && ref.attr.uid != uid)
+			r = -EPERM;
+	}
 	if (r == 0)
 		r = apply_setattr(n, ref.object, attr, to_set);
 	if (r == 0)
