@@ -9,6 +9,7 @@
  * (fs/requests.c). No request holds a thread while it waits. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,10 @@ int main(int argc, char *argv[])
 	struct cmdline c = { .plain_args = g_ptr_array_new_with_free_func(g_free) };
 	int status = 1;
 
+	/* One malloc arena: handlers run one at a time, under the daemon lock
+	 * (fs/requests.c), so an arena per io_uring thread would buy nothing
+	 * but a resident size that grows with each of them. */
+	mallopt(M_ARENA_MAX, 1);
 	if (fuse_opt_parse(&args, &c, NULL, take_option) < 0 || c.bad_option)
 		goto out;
 	/* mount.fuse3 and fstab pass "SOURCE MOUNTPOINT": the source names the mount. */

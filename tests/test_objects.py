@@ -1404,23 +1404,17 @@ for _kind in ("shm", "mq"):
 def daemon_without_quarantine():
     """Under AddressSanitizer, a daemon started inside keeps no freed memory
     in quarantine (256 MiB by default), so that its VmRSS tells of what it
-    really keeps; elsewhere the option does nothing. And one malloc arena
-    (MALLOC_ARENA_MAX=1): over io_uring handlers run on a thread per CPU,
-    each with an arena of its own, whose resident size settles only after
-    some 100,000 cycles and hides what a leak would add."""
-    saved = {k: os.environ.get(k) for k in ("ASAN_OPTIONS", "MALLOC_ARENA_MAX")}
-    asan = saved["ASAN_OPTIONS"]
-    os.environ["ASAN_OPTIONS"] = (asan + ":" if asan else "") + \
+    really keeps; elsewhere the option does nothing."""
+    saved = os.environ.get("ASAN_OPTIONS")
+    os.environ["ASAN_OPTIONS"] = (saved + ":" if saved else "") + \
         "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
-    os.environ["MALLOC_ARENA_MAX"] = "1"
     try:
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                del os.environ[k]
-            else:
-                os.environ[k] = v
+        if saved is None:
+            del os.environ["ASAN_OPTIONS"]
+        else:
+            os.environ["ASAN_OPTIONS"] = saved
 
 
 def forget_cached_entries():
