@@ -90,6 +90,8 @@ void node_ref_done(struct node *n, struct node_ref *ref);
 void node_file_opened(struct node *n, struct node_ref *ref);
 void node_file_closed(struct node *n);
 void node_forget(struct node *node, uint64_t count);
+/* Appends the inode number of each node of kind k that stands for object_id. */
+void nodes_of_object(const struct ipc_kind *k, uint64_t object_id, GArray *inos);
 
 /* fs/caller.c: whether the caller's thread tid is blocked in an open with
  * O_CREAT, which FUSE takes out of an OPEN's flags; the mode it gives,
@@ -163,7 +165,9 @@ void backing_describe(GString *out); /* "passthrough: on (why)" */
 void stats_init(void);
 void stats_shutdown(void);
 void stats_request(fuse_req_t req, fuse_ino_t ino); /* each request, as it starts */
-void stats_describe(GString *out);
+/* The table of kinds: objects, those held (by scan, which is done; NULL:
+ * unknown), requests served and refused. */
+void stats_describe(GString *out, const struct ipc_holders *scan);
 int reply_err(fuse_req_t req, int err);
 void reply_none(fuse_req_t req);
 int reply_entry(fuse_req_t req, const struct fuse_entry_param *e);
@@ -176,6 +180,18 @@ int reply_statfs(fuse_req_t req, const struct statvfs *stbuf);
 int reply_xattr(fuse_req_t req, size_t count);
 int reply_poll(fuse_req_t req, unsigned revents);
 int reply_lseek(fuse_req_t req, off_t off);
+/* An xattr's value or a list of names, answered as the size asked allows. */
+void reply_xattr_bytes(fuse_req_t req, size_t size, const char *bytes, size_t len);
+
+/* fs/holders.c: who holds an object: user.ipc.holders, and the count of
+ * held objects in status. */
+#define HOLDERS_XATTR "user.ipc.holders"
+void holders_init(dev_t mount_device); /* 0: the mount's device is unknown */
+/* Answers a getxattr of HOLDERS_XATTR on object node n, once a scan of
+ * /proc is done; the request waits parked for it. */
+void holders_getxattr(fuse_req_t req, struct node *n, size_t size);
+/* How many objects of kind k a scan that is done found held; or an error. */
+int holders_count(const struct ipc_holders *scan, const struct ipc_kind *k);
 
 /* fs/transport.c: FUSE over io_uring, or /dev/fuse. */
 /* An option: 0 taken, 1 not ours (or libfuse's too), -EINVAL bad. */

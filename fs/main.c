@@ -15,6 +15,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/sysmacros.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -206,6 +207,36 @@ static int serve(struct fuse_session *se)
 	return 0;
 }
 
+/* The device the mount's files show in a stat: that of the top
+ * fuse.ipcfs mount at path in /proc/self/mountinfo (the daemon may not
+ * stat its own mount before it serves it); 0 where none is found. */
+static dev_t mount_device(const char *path)
+{
+	g_autofree char *info = NULL;
+	if (!g_file_get_contents("/proc/self/mountinfo", &info, NULL, NULL))
+		return 0;
+	dev_t found = 0;
+	g_auto(GStrv) lines = g_strsplit(info, "\n", -1);
+	for (size_t i = 0; lines[i]; i++) {
+		/* ID PARENT MAJOR:MINOR ROOT MOUNTPOINT OPTIONS... - TYPE SOURCE ... */
+		g_auto(GStrv) f = g_strsplit(lines[i], " ", -1);
+		if (g_strv_length(f) < 5)
+			continue;
+		const char *type = NULL;
+		for (size_t j = 5; f[j]; j++)
+			if (strcmp(f[j], "-") == 0) {
+				type = f[j + 1];
+				break;
+			}
+		unsigned major, minor;
+		g_autofree char *point = g_strcompress(f[4]); /* octal escapes */
+		if (type && strcmp(type, "fuse.ipcfs") == 0 && strcmp(point, path) == 0 &&
+		    sscanf(f[2], "%u:%u", &major, &minor) == 2)
+			found = makedev(major, minor);
+	}
+	return found;
+}
+
 static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opts *opts,
 			   struct fs_config *config)
 {
@@ -223,6 +254,7 @@ static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opt
 	int status = 1;
 	if (fuse_session_mount(se, opts->mountpoint) == 0) {
 		config->fuse_fd = fuse_session_fd(se);
+		holders_init(mount_device(opts->mountpoint));
 		stats_init();
 		if (!opts->foreground) {
 			openlog("ipcfs", LOG_PID, LOG_DAEMON);

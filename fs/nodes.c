@@ -106,6 +106,18 @@ struct node *node_get(fuse_ino_t ino)
 	return g_hash_table_lookup(by_ino, &ino);
 }
 
+void nodes_of_object(const struct ipc_kind *k, uint64_t object_id, GArray *inos)
+{
+	GHashTableIter it;
+	gpointer value;
+	g_hash_table_iter_init(&it, by_ino);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		struct node *n = value;
+		if (!n->is_dir && n->kind == k && n->object_id == object_id)
+			g_array_append_val(inos, n->ino);
+	}
+}
+
 struct node *node_subdir(struct node *dir, const char *name)
 {
 	return dir->subdirs ? g_hash_table_lookup(dir->subdirs, name) : NULL;

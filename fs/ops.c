@@ -547,17 +547,6 @@ static void ipcfs_statfs(fuse_req_t req, fuse_ino_t ino)
 	reply_statfs(req, &sv);
 }
 
-/* An xattr's value or a list of names, answered as the size asked allows. */
-static void reply_xattr_bytes(fuse_req_t req, size_t size, const char *bytes, size_t len)
-{
-	if (size == 0)
-		reply_xattr(req, len);
-	else if (size < len)
-		reply_err(req, ERANGE);
-	else
-		reply_buf(req, bytes, len);
-}
-
 static int get_xattr(fuse_req_t req, struct node *n, const char *name, GString *value)
 {
 	struct ipc_caller who = caller_of(req);
@@ -573,9 +562,18 @@ static int get_xattr(fuse_req_t req, struct node *n, const char *name, GString *
 	return r;
 }
 
+static bool is_object(const struct node *n)
+{
+	return !n->is_dir && !n->fixed;
+}
+
 static void ipcfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct node *n = node_get(ino);
+	if (n && is_object(n) && strcmp(name, HOLDERS_XATTR) == 0) {
+		holders_getxattr(req, n, size);
+		return;
+	}
 	g_autoptr(GString) value = g_string_new(NULL);
 	int r = n ? get_xattr(req, n, name, value) : -ENOENT;
 	if (r < 0)
@@ -598,6 +596,8 @@ static int list_xattrs(fuse_req_t req, struct node *n, GString *out)
 			r = n->kind->listxattr(ref.object, names);
 		node_ref_done(n, &ref);
 	}
+	if (is_object(n))
+		g_ptr_array_add(names, g_strdup(HOLDERS_XATTR));
 	for (guint i = 0; r == 0 && i < names->len; i++)
 		g_string_append_len(out, names->pdata[i], strlen(names->pdata[i]) + 1);
 	return r;

@@ -82,6 +82,7 @@ static GHashTable *lists;   /* key -> struct waitlist */
 static GHashTable *watches; /* int fd -> struct watch */
 static GQueue *ring_waiters;  /* per ring queue: its parked requests, oldest first */
 static unsigned ring_queues;
+static struct parked *retrying; /* the waiter whose retry runs now, if any */
 static guint64 waits_cut;     /* waits ended to make room in a ring queue */
 static guint lost_interrupt_sweep; /* the source of sweep_lost_interrupts, while any waits */
 
@@ -171,7 +172,10 @@ static void waitlist_serve(struct waitlist *l, short ready)
 		GList *next = i->next;
 		struct parked *p = i->data;
 		if ((p->events & ready) && !is_interrupted(p)) {
-			if (p->retry(p, p->data) == PARK_DONE)
+			retrying = p;
+			enum park_result done = p->retry(p, p->data);
+			retrying = NULL;
+			if (done == PARK_DONE)
 				parked_finish(l, i);
 			else
 				ready &= ~p->events;
@@ -485,7 +489,9 @@ void park_wake(const char *key)
 
 void park_describe(GString *out)
 {
-	g_string_append_printf(out, "parked requests: %u\n", parked_requests);
+	/* Not the one being answered (a read of status waits for its scan). */
+	unsigned others = parked_requests - (retrying && retrying->req ? 1 : 0);
+	g_string_append_printf(out, "parked requests: %u\n", others);
 	g_string_append_printf(out, "waits ended to make room in a ring queue: %" G_GUINT64_FORMAT
 			       "\n", waits_cut);
 }

@@ -133,20 +133,41 @@ int reply_lseek(fuse_req_t req, off_t off)
 	return fuse_reply_lseek(req, off);
 }
 
-void stats_describe(GString *out)
+static char *count_or_error(int r)
+{
+	return r < 0 ? g_strdup(g_strerror(-r)) : g_strdup_printf("%d", r);
+}
+
+static int object_count(const struct ipc_kind *k)
+{
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	int r = k->list(names);
+	return r < 0 ? r : (int)names->len;
+}
+
+void stats_describe(GString *out, const struct ipc_holders *scan)
 {
 	const struct ipc_kind *const *kinds = ipc_kinds();
-	g_string_append_printf(out, "%-10s %10s %10s %10s\n", "kind", "objects", "served", "refused");
+	g_string_append_printf(out, "%-10s %10s %10s %10s %10s\n", "kind", "objects", "held",
+			       "served", "refused");
 	for (size_t i = 0; i <= kind_count; i++) {
-		g_autofree char *objects = g_strdup("-");
+		g_autofree char *objects = NULL, *held = NULL;
 		if (i < kind_count) {
-			g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-			int r = kinds[i]->list(names);
-			g_free(objects);
-			objects = r < 0 ? g_strdup(g_strerror(-r)) : g_strdup_printf("%u", names->len);
+			objects = count_or_error(object_count(kinds[i]));
+			held = scan ? count_or_error(holders_count(scan, kinds[i])) : g_strdup("?");
 		}
-		g_string_append_printf(out, "%-10s %10s %10" G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT "\n",
-				       i < kind_count ? kinds[i]->dir : "other", objects,
-				       counts[i].served, counts[i].refused);
+		g_string_append_printf(out, "%-10s %10s %10s %10" G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT "\n",
+				       i < kind_count ? kinds[i]->dir : "other", objects ? objects : "-",
+				       held ? held : "-", counts[i].served, counts[i].refused);
 	}
+}
+
+void reply_xattr_bytes(fuse_req_t req, size_t size, const char *bytes, size_t len)
+{
+	if (size == 0)
+		reply_xattr(req, len);
+	else if (size < len)
+		reply_err(req, ERANGE);
+	else
+		reply_buf(req, bytes, len);
 }

@@ -8,8 +8,11 @@
 #include "config.h"
 #include "fs.h"
 
+/* The text is made once a scan of who holds what, started at open, is
+ * done: a read waits for it, parked. */
 struct ipc_handle {
-	GString *text;
+	struct ipc_holders *scan; /* NULL where none could start */
+	GString *text;            /* NULL until then */
 };
 
 /* The one status file: every reference is this. */
@@ -45,13 +48,13 @@ static int status_stat(struct ipc_object *o, struct ipc_attr *attr)
 	return 0;
 }
 
-static GString *status_text(void)
+static GString *status_text(const struct ipc_holders *scan)
 {
 	GString *out = g_string_new("ipcfs " IPCFS_VERSION "\n");
 	transport_describe(out);
 	backing_describe(out);
 	park_describe(out);
-	stats_describe(out);
+	stats_describe(out, scan);
 	return out;
 }
 
@@ -60,7 +63,8 @@ static int status_open(struct ipc_object *o, int flags, struct ipc_handle **out)
 	if ((flags & O_ACCMODE) != O_RDONLY)
 		return -EACCES; /* even for root */
 	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
-	h->text = status_text();
+	if (ipc_holders_start(&h->scan) < 0)
+		h->text = status_text(NULL);
 	*out = h;
 	return 0;
 }
@@ -68,6 +72,13 @@ static int status_open(struct ipc_object *o, int flags, struct ipc_handle **out)
 static ssize_t status_read(struct ipc_handle *h, void *buf, size_t len, off_t offset,
 			   struct ipc_progress *progress)
 {
+	if (!h->text) {
+		if (!ipc_holders_done(h->scan)) {
+			progress->own_fd = ipc_holders_fd(h->scan);
+			return -EAGAIN;
+		}
+		h->text = status_text(h->scan);
+	}
 	if (offset >= (off_t)h->text->len)
 		return 0;
 	size_t n = MIN(len, h->text->len - offset);
@@ -77,7 +88,9 @@ static ssize_t status_read(struct ipc_handle *h, void *buf, size_t len, off_t of
 
 static void status_close(struct ipc_handle *h)
 {
-	g_string_free(h->text, TRUE);
+	if (h->text)
+		g_string_free(h->text, TRUE);
+	ipc_holders_free(h->scan);
 	g_free(h);
 }
 

@@ -228,3 +228,9 @@ int ipc_file_set_times(struct ipc_object *o, const struct timespec times[2])
 	char path[FD_PATH_MAX];
 	return utimensat(AT_FDCWD, fd_path(o->fd, path), times, 0) < 0 ? -errno : 0;
 }
+
+int ipc_file_id(struct ipc_object *o, struct ipc_file_id *id)
+{
+	*id = (struct ipc_file_id){ o->dev, o->ino };
+	return 0;
+}

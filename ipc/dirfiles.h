@@ -55,3 +55,4 @@ int ipc_file_unlink(struct ipc_object *o, const char *name);
 int ipc_file_chmod(struct ipc_object *o, mode_t mode);
 int ipc_file_chown(struct ipc_object *o, uid_t uid, gid_t gid);
 int ipc_file_set_times(struct ipc_object *o, const struct timespec times[2]);
+int ipc_file_id(struct ipc_object *o, struct ipc_file_id *id);

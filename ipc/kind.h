@@ -13,6 +13,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "holders.h"
+
 /* The process a request comes from, as the kernel reported it. */
 struct ipc_caller {
 	uid_t uid;
@@ -101,6 +103,10 @@ struct ipc_kind {
 	int (*getxattr)(struct ipc_object *o, const char *attr, GString *value);
 	int (*setxattr)(struct ipc_object *o, const char *attr, const char *value,
 			const struct ipc_caller *who);
+	/* The file the object is, as a holder's descriptors and mappings show
+	 * it in /proc; NULL for a kind nobody holds open (System V queues
+	 * and semaphore sets). */
+	int (*file_id)(struct ipc_object *o, struct ipc_file_id *id);
 
 	/* Opens the object (O_TRUNC is truncate's); the handle lives on its own,
 	 * whatever becomes of the reference. */

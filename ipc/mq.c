@@ -542,6 +542,7 @@ const struct ipc_kind ipc_kind_mq = {
 	.find = mq_find,
 	.create = mq_create,
 	.release = ipc_file_release,
+	.file_id = ipc_file_id,
 	.stat = mq_stat,
 	.unlink = mq_remove,
 	.chmod = ipc_file_chmod,

@@ -513,6 +513,7 @@ const struct ipc_kind ipc_kind_sem = {
 	.find = sem_find,
 	.create = sem_create,
 	.release = ipc_file_release,
+	.file_id = ipc_file_id,
 	.stat = sem_stat,
 	.unlink = ipc_file_unlink,
 	.chmod = ipc_file_chmod,

@@ -147,6 +147,7 @@ const struct ipc_kind ipc_kind_shm = {
 	.find = shm_find,
 	.create = shm_create,
 	.release = ipc_file_release,
+	.file_id = ipc_file_id,
 	.stat = ipc_file_stat,
 	.unlink = ipc_file_unlink,
 	.chmod = ipc_file_chmod,

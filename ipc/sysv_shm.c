@@ -243,6 +243,12 @@ static ssize_t shm_write(struct ipc_handle *h, const void *buf, size_t len, off_
 	return n;
 }
 
+static int segment_file_id(struct ipc_object *o, struct ipc_file_id *id)
+{
+	*id = (struct ipc_file_id){ IPC_FILE_SYSV_SHM, (ino_t)o->id };
+	return 0;
+}
+
 static int shm_backing_fd(struct ipc_handle *h)
 {
 	return h->fd;
@@ -260,4 +266,5 @@ const struct ipc_kind ipc_kind_sysv_shm = {
 	.write = shm_write,
 	.close = shm_close_handle,
 	.backing_fd = shm_backing_fd,
+	.file_id = segment_file_id,
 };

@@ -134,6 +134,10 @@ KIND_XATTRS = {
         "user.shm.segsz", "user.shm.nattch", "user.shm.cpid", "user.shm.lpid",
         "user.shm.atime", "user.shm.dtime", "user.shm.ctime", "user.shm.status"],
 }
+# ... and then, on every object, the processes that hold it.
+HOLDERS_XATTR = "user.ipc.holders"
+for _names in KIND_XATTRS.values():
+    _names.append(HOLDERS_XATTR)
 
 
 def sysv_key_base(pid):
@@ -472,5 +476,9 @@ def run(namespace):
             print("not ok %d - %s" % (i, name), flush=True)
             for line in traceback.format_exc().splitlines():
                 print("#   " + line, flush=True)
+            # Also where meson's --print-errorlogs shows it, which for a
+            # TAP test is stderr alone: CI's summary then says why.
+            print("%s failed:\n%s" % (name, traceback.format_exc()[-6000:]), file=sys.stderr,
+                  flush=True)
     print("1..%d" % len(tests))
     sys.exit(1 if failed else 0)

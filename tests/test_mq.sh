@@ -36,8 +36,8 @@ t_eq "nothing was sent" "10 8192 0" "$("$MQTOOL" attr "${P}jobs")"
 
 # getfattr shows the queue's attributes.
 echo one > "$Q/${P}jobs"
-t_eq "getfattr shows maxmsg, msgsize, curmsgs, priority and the status line's values" \
-	"user.mq.curmsgs=\"1\"|user.mq.maxmsg=\"10\"|user.mq.msgsize=\"8192\"|user.mq.notify=\"0\"|user.mq.notify_pid=\"0\"|user.mq.priority=\"0\"|user.mq.qsize=\"4\"|user.mq.signo=\"0\"" \
+t_eq "getfattr shows holders, maxmsg, msgsize, curmsgs, priority and the status line's values" \
+	"user.ipc.holders=\"\"|user.mq.curmsgs=\"1\"|user.mq.maxmsg=\"10\"|user.mq.msgsize=\"8192\"|user.mq.notify=\"0\"|user.mq.notify_pid=\"0\"|user.mq.priority=\"0\"|user.mq.qsize=\"4\"|user.mq.signo=\"0\"" \
 	"$(getfattr -d --absolute-names "$Q/${P}jobs" | grep '^user' | sort | paste -sd'|')"
 
 # Priority: set with setfattr, used by later writes through the mount.

@@ -18,11 +18,17 @@ def status(m):
 
 def table(m):
     """{kind: (objects, served, refused)} from the status file."""
+    return {kind: (objects, served, refused)
+            for kind, (objects, held, served, refused) in full_table(m).items()}
+
+
+def full_table(m):
+    """{kind: (objects, held, served, refused)} from the status file."""
     rows = {}
     for line in status(m).splitlines():
         fields = line.split()
-        if len(fields) == 4 and fields[2].isdigit():
-            rows[fields[0]] = (fields[1], int(fields[2]), int(fields[3]))
+        if len(fields) == 5 and fields[3].isdigit():
+            rows[fields[0]] = (fields[1], fields[2], int(fields[3]), int(fields[4]))
     return rows
 
 

@@ -174,7 +174,7 @@ echo x > "$Q@5"
 t_eq "echo x > KEY@5: getfattr -n user.msg.qnum" "user.msg.qnum=\"1\"" \
 	"$(getfattr --absolute-names -n user.msg.qnum "$Q" | grep '^user')"
 t_eq "getfattr -d lists exactly the documented names" \
-	"user.msg.cbytes user.msg.ctime user.msg.lrpid user.msg.lspid user.msg.qbytes user.msg.qnum user.msg.rtime user.msg.stime user.sysv.cgid user.sysv.cuid user.sysv.id user.sysv.key" \
+	"user.ipc.holders user.msg.cbytes user.msg.ctime user.msg.lrpid user.msg.lspid user.msg.qbytes user.msg.qnum user.msg.rtime user.msg.stime user.sysv.cgid user.sysv.cuid user.sysv.id user.sysv.key" \
 	"$(xattr_names "$Q" | tr ' ' '\n' | sort | paste -sd' ')"
 t_eq "... with the values ipcs shows" "2 1 $(cat /proc/sys/kernel/msgmnb)" \
 	"$(xattr "$Q" user.msg.cbytes) $(xattr "$Q" user.msg.qnum) $(xattr "$Q" user.msg.qbytes)"
@@ -282,7 +282,7 @@ S=$SEM/${K}04
 touch "$S"
 t_eq "touch: ipcs -s shows nsems 3, owner root, perms 644" "root 644 3" "$(ipcs_row -s "${K}04" 3 4 5)"
 t_eq "getfattr -d lists exactly the documented names" \
-	"user.sem.ctime user.sem.nsems user.sem.otime user.sem.semncnt user.sem.sempid user.sem.semval user.sem.semzcnt user.sysv.cgid user.sysv.cuid user.sysv.id user.sysv.key" \
+	"user.ipc.holders user.sem.ctime user.sem.nsems user.sem.otime user.sem.semncnt user.sem.sempid user.sem.semval user.sem.semzcnt user.sysv.cgid user.sysv.cuid user.sysv.id user.sysv.key" \
 	"$(xattr_names "$S" | tr ' ' '\n' | sort | paste -sd' ')"
 t_eq "cat: one value per line" "$(printf '0\n0\n0\nX')" "$(cat "$S"; echo X)"
 echo "0+2 2+1" > "$S"
@@ -365,7 +365,7 @@ touch "$M"
 t_eq "setfattr user.shm.size 8192, touch: stat -c %s" "8192" "$(stat -c %s "$M")"
 t_eq "ipcs -m shows bytes 8192, owner root, perms 644" "root 644 8192" "$(ipcs_row -m "${K}06" 3 4 5)"
 t_eq "getfattr -d lists exactly the documented names" \
-	"user.shm.atime user.shm.cpid user.shm.ctime user.shm.dtime user.shm.lpid user.shm.nattch user.shm.segsz user.shm.status user.sysv.cgid user.sysv.cuid user.sysv.id user.sysv.key" \
+	"user.ipc.holders user.shm.atime user.shm.cpid user.shm.ctime user.shm.dtime user.shm.lpid user.shm.nattch user.shm.segsz user.shm.status user.sysv.cgid user.sysv.cuid user.sysv.id user.sysv.key" \
 	"$(xattr_names "$M" | tr ' ' '\n' | sort | paste -sd' ')"
 printf abc | dd of="$M" conv=notrunc status=none
 t_eq "printf abc | dd conv=notrunc; head -c 3" "abc" "$(head -c 3 "$M")"

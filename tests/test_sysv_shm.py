@@ -381,7 +381,8 @@ def case_xattrs(m, mode):
                             ("user.shm.segsz", b"12288"), ("user.shm.nattch", b"0"),
                             ("user.shm.cpid", me), ("user.shm.lpid", b"0"),
                             ("user.shm.atime", b"0"), ("user.shm.dtime", b"0"),
-                            ("user.shm.ctime", ctime), ("user.shm.status", b"")]
+                            ("user.shm.ctime", ctime), ("user.shm.status", b""),
+                            ("user.ipc.holders", b"")]
     with Attached(ident):
         assert os.getxattr(path, "user.shm.nattch") == b"1"
         assert os.getxattr(path, "user.shm.lpid") == me

@@ -1,0 +1,123 @@
+/* Who holds an object: the processes with a descriptor on it or a mapping
+ * of it, through its own file (ipc/holders.h) or through its file in this
+ * mount, found by a scan of /proc made when asked. The scan runs on a
+ * thread of its own; the request waits parked for it, holding neither a
+ * thread nor the daemon lock.
+ *
+ * Guarded by the daemon lock (fs/requests.c). */
+#include <errno.h>
+#include <poll.h>
+
+#include "fs.h"
+
+static dev_t mount_dev; /* set once, before the first request */
+
+void holders_init(dev_t mount_device)
+{
+	mount_dev = mount_device;
+}
+
+/* The files a process may hold object_id of kind k by: the object's own
+ * (o's, where o is given), and each of its files in this mount. */
+static void object_files(const struct ipc_kind *k, struct ipc_object *o, uint64_t object_id,
+			 GArray *ids)
+{
+	struct ipc_file_id id;
+	if (o && k->file_id && k->file_id(o, &id) == 0)
+		g_array_append_val(ids, id);
+	if (!mount_dev)
+		return;
+	g_autoptr(GArray) inos = g_array_new(FALSE, FALSE, sizeof(fuse_ino_t));
+	nodes_of_object(k, object_id, inos);
+	for (guint i = 0; i < inos->len; i++) {
+		id = (struct ipc_file_id){ mount_dev, g_array_index(inos, fuse_ino_t, i) };
+		g_array_append_val(ids, id);
+	}
+}
+
+struct holders_request {
+	fuse_req_t req;
+	size_t size;
+	uid_t viewer; /* the caller */
+	GArray *ids; /* struct ipc_file_id */
+	struct ipc_holders *scan;
+};
+
+/* Only once the park is done with the scan's descriptor. */
+static gboolean request_free(gpointer data)
+{
+	struct holders_request *h = data;
+	ipc_holders_free(h->scan);
+	g_array_unref(h->ids);
+	g_free(h);
+	return G_SOURCE_REMOVE;
+}
+
+static enum park_result holders_ready(struct parked *p, void *data)
+{
+	struct holders_request *h = data;
+	if (!ipc_holders_done(h->scan))
+		return PARK_AGAIN;
+	g_autoptr(GString) value = g_string_new(NULL);
+	ipc_holders_describe(h->scan, (struct ipc_file_id *)h->ids->data, h->ids->len,
+			     h->viewer, value);
+	reply_xattr_bytes(h->req, h->size, value->str, value->len);
+	g_idle_add(request_free, h);
+	return PARK_DONE;
+}
+
+static void holders_cancel(struct parked *p, void *data, int err)
+{
+	struct holders_request *h = data;
+	reply_err(h->req, err);
+	g_idle_add(request_free, h);
+}
+
+void holders_getxattr(fuse_req_t req, struct node *n, size_t size)
+{
+	struct node_ref ref;
+	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_AS_CHECKED, &ref);
+	if (r < 0) {
+		reply_err(req, -r);
+		return;
+	}
+	struct holders_request *h = g_new0(struct holders_request, 1);
+	*h = (struct holders_request){ .req = req, .size = size, .viewer = fuse_req_ctx(req)->uid,
+				       .ids = g_array_new(FALSE, FALSE, sizeof(struct ipc_file_id)) };
+	object_files(n->kind, ref.object, n->object_id, h->ids);
+	node_ref_done(n, &ref);
+	r = ipc_holders_start(&h->scan);
+	if (r == 0) {
+		int fd = ipc_holders_fd(h->scan);
+		g_autofree char *key = g_strdup_printf("holders#%d", fd);
+		r = park_request(req, NULL, key, fd, POLLIN, holders_ready, holders_cancel, h);
+	}
+	if (r < 0) {
+		reply_err(req, -r);
+		request_free(h);
+	}
+}
+
+int holders_count(const struct ipc_holders *scan, const struct ipc_kind *k)
+{
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	int r = k->list(names);
+	if (r < 0)
+		return r;
+	int held = 0;
+	for (guint i = 0; i < names->len; i++) {
+		struct ipc_object *o;
+		struct ipc_attr a;
+		if (object_find(k, names->pdata[i], &o, &a) < 0)
+			continue; /* gone since */
+		g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(struct ipc_file_id));
+		object_files(k, o, a.id, ids);
+		k->release(o);
+		for (guint j = 0; j < ids->len; j++)
+			if (ipc_holders_held(scan, &g_array_index(ids, struct ipc_file_id, j))) {
+				held++;
+				break;
+			}
+	}
+	return held;
+}

@@ -1,0 +1,268 @@
+/* Which processes hold which files: one pass over /proc, on a thread of
+ * its own (see holders.h for why). For each process: the device and
+ * inode of every descriptor (fd/) and of every file mapping (maps). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "holders.h"
+
+struct ipc_holders {
+	gint refs;  /* the scanning thread's and the owner's */
+	int fd;     /* an eventfd, written once the scan is done */
+	gint done;  /* set by the scanning thread when it is */
+	/* Written by the scanning thread alone until done, read only after. */
+	GHashTable *held;     /* struct ipc_file_id -> GArray of pid_t */
+	GHashTable *processes; /* pid -> struct process, for the pids in held */
+	guint notes;          /* (file, process) pairs noted */
+};
+
+static guint file_id_hash(gconstpointer p)
+{
+	const struct ipc_file_id *id = p;
+	return g_direct_hash(GSIZE_TO_POINTER(id->ino ^ (id->dev * 2654435761u)));
+}
+
+static gboolean file_id_equal(gconstpointer a, gconstpointer b)
+{
+	const struct ipc_file_id *x = a, *y = b;
+	return x->dev == y->dev && x->ino == y->ino;
+}
+
+struct process {
+	uid_t uid; /* the owner of its /proc entry: its effective uid */
+	char *command;
+};
+
+static void process_free(gpointer p)
+{
+	struct process *proc = p;
+	g_free(proc->command);
+	g_free(proc);
+}
+
+static void pids_free(gpointer p)
+{
+	g_array_unref(p);
+}
+
+/* Once per process and file, however many descriptors or mappings: a
+ * process is scanned whole before the next. */
+static void note_held(struct ipc_holders *s, dev_t dev, ino_t ino, pid_t pid)
+{
+	struct ipc_file_id id = { dev, ino };
+	GArray *pids = g_hash_table_lookup(s->held, &id);
+	if (!pids) {
+		pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
+		g_hash_table_insert(s->held, g_memdup2(&id, sizeof id), pids);
+	}
+	if (pids->len && g_array_index(pids, pid_t, pids->len - 1) == pid)
+		return;
+	g_array_append_val(pids, pid);
+	s->notes++;
+}
+
+static GString *read_proc_file(int dir, const char *name)
+{
+	int fd = openat(dir, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	GString *text = g_string_sized_new(4096);
+	char buf[16384];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		g_string_append_len(text, buf, n);
+	close(fd);
+	if (n < 0) {
+		g_string_free(text, TRUE);
+		return NULL;
+	}
+	return text;
+}
+
+static void scan_descriptors(struct ipc_holders *s, int pid_dir, pid_t pid)
+{
+	int fd = openat(pid_dir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		/* From the inode the kernel has, without asking its file
+		 * system: the descriptor may be of a FUSE mount, this one. */
+		struct statx stx;
+		if (statx(dirfd(d), e->d_name, AT_STATX_DONT_SYNC, STATX_INO, &stx) == 0)
+			note_held(s, makedev(stx.stx_dev_major, stx.stx_dev_minor), stx.stx_ino, pid);
+	}
+	closedir(d);
+}
+
+/* Lines "start-end perms offset major:minor inode path". */
+static void scan_maps(struct ipc_holders *s, int pid_dir, pid_t pid)
+{
+	g_autoptr(GString) maps = read_proc_file(pid_dir, "maps");
+	if (!maps)
+		return;
+	for (char *line = maps->str, *next; *line; line = next) {
+		char *end = strchr(line, '\n');
+		next = end ? end + 1 : line + strlen(line);
+		if (end)
+			*end = '\0';
+		unsigned major, minor;
+		unsigned long ino;
+		int path = 0;
+		if (sscanf(line, "%*x-%*x %*s %*x %x:%x %lu %n", &major, &minor, &ino, &path) < 3 ||
+		    ino == 0)
+			continue;
+		if (path && g_str_has_prefix(line + path, "/SYSV"))
+			note_held(s, IPC_FILE_SYSV_SHM, ino, pid);
+		else
+			note_held(s, makedev(major, minor), ino, pid);
+	}
+}
+
+/* A command as one line of plain text, whatever bytes it was given. */
+static char *command_of(int pid_dir)
+{
+	g_autoptr(GString) comm = read_proc_file(pid_dir, "comm");
+	if (!comm)
+		return g_strdup("?");
+	if (comm->len && comm->str[comm->len - 1] == '\n')
+		g_string_truncate(comm, comm->len - 1);
+	for (gsize i = 0; i < comm->len; i++)
+		if ((unsigned char)comm->str[i] < 0x20 || comm->str[i] == 0x7f)
+			comm->str[i] = '?';
+	return g_strdup(comm->str);
+}
+
+static void scan_process(struct ipc_holders *s, int proc, const char *name, pid_t pid)
+{
+	int dir = openat(proc, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return; /* gone, or not ours to see */
+	guint before = s->notes;
+	scan_descriptors(s, dir, pid);
+	scan_maps(s, dir, pid);
+	struct stat st;
+	if (s->notes != before) {
+		struct process *p = g_new0(struct process, 1);
+		p->uid = fstat(dir, &st) == 0 ? st.st_uid : 0;
+		p->command = command_of(dir);
+		g_hash_table_insert(s->processes, GINT_TO_POINTER(pid), p);
+	}
+	close(dir);
+}
+
+static void holders_unref(struct ipc_holders *s)
+{
+	if (!g_atomic_int_dec_and_test(&s->refs))
+		return;
+	close(s->fd);
+	g_hash_table_destroy(s->held);
+	g_hash_table_destroy(s->processes);
+	g_free(s);
+}
+
+static gpointer scan(gpointer data)
+{
+	struct ipc_holders *s = data;
+	pid_t self = getpid();
+	int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = proc >= 0 ? fdopendir(proc) : NULL;
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			char *end;
+			long pid = strtol(e->d_name, &end, 10);
+			if (*end == '\0' && pid > 0 && pid != self)
+				scan_process(s, dirfd(d), e->d_name, (pid_t)pid);
+		}
+		closedir(d);
+	} else if (proc >= 0) {
+		close(proc);
+	}
+	g_atomic_int_set(&s->done, 1);
+	eventfd_write(s->fd, 1);
+	holders_unref(s);
+	return NULL;
+}
+
+int ipc_holders_start(struct ipc_holders **out)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	struct ipc_holders *s = g_new0(struct ipc_holders, 1);
+	s->refs = 2;
+	s->fd = fd;
+	s->held = g_hash_table_new_full(file_id_hash, file_id_equal, g_free, pids_free);
+	s->processes = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, process_free);
+	GThread *t = g_thread_try_new("ipcfs-holders", scan, s, NULL);
+	if (!t) {
+		s->refs = 1;
+		holders_unref(s);
+		return -EAGAIN;
+	}
+	g_thread_unref(t);
+	*out = s;
+	return 0;
+}
+
+int ipc_holders_fd(const struct ipc_holders *s)
+{
+	return s->fd;
+}
+
+bool ipc_holders_done(const struct ipc_holders *s)
+{
+	return g_atomic_int_get((gint *)&s->done);
+}
+
+static gint compare_pids(gconstpointer a, gconstpointer b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	return (x > y) - (x < y);
+}
+
+void ipc_holders_describe(const struct ipc_holders *s, const struct ipc_file_id *ids, size_t n,
+			  uid_t viewer, GString *out)
+{
+	g_autoptr(GArray) pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
+	for (size_t i = 0; i < n; i++) {
+		GArray *held = g_hash_table_lookup(s->held, &ids[i]);
+		if (held)
+			g_array_append_vals(pids, held->data, held->len);
+	}
+	g_array_sort(pids, compare_pids);
+	for (guint i = 0; i < pids->len; i++) {
+		pid_t pid = g_array_index(pids, pid_t, i);
+		if (i > 0 && pid == g_array_index(pids, pid_t, i - 1))
+			continue;
+		const struct process *p = g_hash_table_lookup(s->processes, GINT_TO_POINTER(pid));
+		if (viewer == 0 || p->uid == viewer)
+			g_string_append_printf(out, "%d %s\n", (int)pid, p->command);
+	}
+}
+
+bool ipc_holders_held(const struct ipc_holders *s, const struct ipc_file_id *id)
+{
+	return g_hash_table_contains(s->held, id);
+}
+
+void ipc_holders_free(struct ipc_holders *s)
+{
+	if (s)
+		holders_unref(s);
+}
