@@ -35,7 +35,7 @@ static int list_dir(struct node *dir, struct dir_listing *l)
 	if (!node_is_kind_dir(dir))
 		return 0;
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-	int r = dir->kind->list(names);
+	int r = IPC_CALL(dir->inst, list, dir->inst->state, names);
 	if (r < 0)
 		return r;
 	for (guint i = 0; i < names->len; i++) {

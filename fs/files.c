@@ -97,7 +97,7 @@ static void file_close(struct open_file *f, fuse_req_t req)
 		backing_put(req, f->node);
 	if (f->counted_writer)
 		f->node->open_writers--;
-	f->node->kind->close(f->handle);
+	IPC_CALL_VOID(f->node->inst, close, f->handle);
 	node_file_closed(f->node);
 	g_free(f->wait_key);
 	g_free(f);
@@ -121,10 +121,11 @@ void files_shutdown(void)
  * where it goes through the daemon. */
 static int backing_for(fuse_req_t req, struct node *n, struct ipc_handle *h)
 {
-	const struct ipc_kind *k = n->kind;
+	const struct ipc_instance *in = n->inst;
+	const struct ipc_kind *k = in->kind;
 	if (k->messages || k->waits || !k->backing_fd)
 		return 0;
-	int fd = k->backing_fd(h);
+	int fd = IPC_CALL(in, backing_fd, h);
 	return fd >= 0 ? backing_get(req, n, fd) : 0;
 }
 
@@ -146,14 +147,15 @@ static void announce_write_room(fuse_req_t req, struct node *n)
 
 int file_open(fuse_req_t req, struct node *n, struct node_ref *ref, struct fuse_file_info *fi)
 {
-	const struct ipc_kind *k = n->kind;
+	const struct ipc_instance *in = n->inst;
+	const struct ipc_kind *k = in->kind;
 	struct ipc_handle *h = NULL;
-	int r = k->open(ref->object, fi->flags & ~O_TRUNC, &h);
+	int r = IPC_CALL(in, open, ref->object, fi->flags & ~O_TRUNC, &h);
 	if (r < 0)
 		return r;
 	/* Only now: never cut an object the caller was not allowed to open. */
-	if ((fi->flags & O_TRUNC) && k->truncate && (r = k->truncate(ref->object, 0)) < 0) {
-		k->close(h);
+	if ((fi->flags & O_TRUNC) && k->truncate && (r = IPC_CALL(in, truncate, ref->object, 0)) < 0) {
+		IPC_CALL_VOID(in, close, h);
 		return r;
 	}
 	int backing = backing_for(req, n, h);
@@ -165,8 +167,8 @@ int file_open(fuse_req_t req, struct node *n, struct node_ref *ref, struct fuse_
 	f->poll_fd = -1;
 	f->wait_key = g_strdup_printf("%s/%" G_GUINT64_FORMAT, k->dir, n->object_id);
 	if (k->wait_fd) {
-		f->wait_fd = k->wait_fd(h, false, &f->read_events);
-		k->wait_fd(h, true, &f->write_events);
+		f->wait_fd = IPC_CALL(in, wait_fd, h, false, &f->read_events);
+		IPC_CALL(in, wait_fd, h, true, &f->write_events);
 	}
 	if (k->waits && (fi->flags & O_ACCMODE) != O_RDONLY) {
 		f->counted_writer = true;
@@ -217,9 +219,10 @@ void files_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
  * the object as it found it, unless the kind says it was done already. */
 static void io_finish(struct io *io, ssize_t r)
 {
-	const struct ipc_kind *k = io->file->node->kind;
+	const struct ipc_instance *in = io->file->node->inst;
+	const struct ipc_kind *k = in->kind;
 	if (r < 0 && k->abandon)
-		r = k->abandon(io->file->handle, io->buf, io->size, &io->progress, r);
+		r = IPC_CALL(in, abandon, io->file->handle, io->buf, io->size, &io->progress, r);
 	if (r < 0)
 		reply_err(io->req, (int)-r);
 	else if (io->is_write)
@@ -235,11 +238,12 @@ static void io_finish(struct io *io, ssize_t r)
 
 static ssize_t io_try(struct io *io)
 {
-	const struct ipc_kind *k = io->file->node->kind;
+	const struct ipc_instance *in = io->file->node->inst;
+	const struct ipc_kind *k = in->kind;
 	struct ipc_handle *h = io->file->handle;
 	if (io->is_write)
-		return k->write ? k->write(h, io->buf, io->size, io->offset, &io->progress) : -EBADF;
-	return k->read ? k->read(h, io->buf, io->size, io->offset, &io->progress) : -EBADF;
+		return k->write ? IPC_CALL(in, write, h, io->buf, io->size, io->offset, &io->progress) : -EBADF;
+	return k->read ? IPC_CALL(in, read, h, io->buf, io->size, io->offset, &io->progress) : -EBADF;
 }
 
 static enum park_result io_retry(struct parked *p, void *data)
@@ -283,7 +287,7 @@ static void io_start(struct io *io, int flags)
 		int pr = io_park(io);
 		if (pr == 0)
 			return;
-		g_warning("%s: cannot wait: %s", io->file->node->kind->dir, g_strerror(-pr));
+		g_warning("%s: cannot wait: %s", io->file->node->inst->kind->dir, g_strerror(-pr));
 	}
 	struct open_file *f = io->file;
 	io_finish(io, r);
@@ -316,7 +320,7 @@ void files_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 		reply_err(req, EINVAL);
 		return;
 	}
-	if (file_of(fi)->node->kind->messages)
+	if (file_of(fi)->node->inst->kind->messages)
 		size = MIN(size, io_limit);
 	struct io *io = io_new(req, fi, size, off);
 	io->buf = g_malloc(size ? size : 1);
@@ -326,7 +330,8 @@ void files_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 void files_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
-	const struct ipc_kind *k = file_of(fi)->node->kind;
+	const struct ipc_instance *in = file_of(fi)->node->inst;
+	const struct ipc_kind *k = in->kind;
 	if ((k->messages || k->waits) && size > io_limit) {
 		/* Maybe one piece of a larger write(): refuse the whole call
 		 * rather than send a message, or do a command, cut in two. */
@@ -360,7 +365,8 @@ static void poll_cancel(struct parked *p, void *data, int err)
  * waiting per file and event is enough. */
 static void poll_wait_for(struct open_file *f, struct fuse_pollhandle *ph, short events)
 {
-	const struct ipc_kind *k = f->node->kind;
+	const struct ipc_instance *in = f->node->inst;
+	const struct ipc_kind *k = in->kind;
 	if ((f->poll_parked & events) == events) {
 		fuse_pollhandle_destroy(ph);
 		return;
@@ -369,7 +375,7 @@ static void poll_wait_for(struct open_file *f, struct fuse_pollhandle *ph, short
 	int fd = f->wait_fd;
 	short fd_events = events;
 	g_autofree char *own_key = NULL;
-	if (fd < 0 && k->poll_fd && (fd = k->poll_fd(f->handle)) >= 0) {
+	if (fd < 0 && k->poll_fd && (fd = IPC_CALL(in, poll_fd, f->handle)) >= 0) {
 		f->poll_fd = fd;
 		fd_events = POLLIN;
 		own_key = g_strdup_printf("%s#poll%d", f->wait_key, fd);
@@ -391,12 +397,13 @@ static void poll_wait_for(struct open_file *f, struct fuse_pollhandle *ph, short
 void files_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
 {
 	struct open_file *f = file_of(fi);
-	const struct ipc_kind *k = f->node->kind;
+	const struct ipc_instance *in = f->node->inst;
+	const struct ipc_kind *k = in->kind;
 	short wanted = fi->poll_events ? (fi->poll_events & (POLLIN | POLLOUT)) : (POLLIN | POLLOUT);
 	/* A kind that can't tell is always ready; ENOSYS would turn poll off
 	 * for the whole mount. */
 	short revents = POLLIN | POLLOUT;
-	int r = k->poll ? k->poll(f->handle, &revents) : 0;
+	int r = k->poll ? IPC_CALL(in, poll, f->handle, &revents) : 0;
 	if (r < 0) {
 		if (ph)
 			fuse_pollhandle_destroy(ph);
@@ -415,14 +422,15 @@ void files_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struc
  * kernel answers SEEK_SET, SEEK_CUR and SEEK_END itself. */
 static off_t seek_data_or_hole(struct open_file *f, off_t off, int whence)
 {
-	const struct ipc_kind *k = f->node->kind;
-	int fd = k->backing_fd ? k->backing_fd(f->handle) : -1;
+	const struct ipc_instance *in = f->node->inst;
+	const struct ipc_kind *k = in->kind;
+	int fd = k->backing_fd ? IPC_CALL(in, backing_fd, f->handle) : -1;
 	if (fd >= 0) {
 		off_t r = lseek(fd, off, whence);
 		return r < 0 ? -errno : r;
 	}
 	struct ipc_attr attr;
-	int r = k->stat(f->node->object, &attr);
+	int r = IPC_CALL(in, stat, f->node->object, &attr);
 	if (r < 0)
 		return r;
 	if (off < 0 || off >= attr.size)

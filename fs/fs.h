@@ -14,7 +14,9 @@ struct node {
 	fuse_ino_t ino;
 	struct node *parent;
 	char *name;
-	const struct ipc_kind *kind; /* the kind of an object, or of a directory's objects */
+	/* The kind and namespace of an object, or of a kind directory's
+	 * objects; every call of the kind goes through IPC_CALL with it. */
+	const struct ipc_instance *inst;
 	bool is_dir;
 	GHashTable *subdirs;  /* directories: name -> struct node, fixed at start */
 	GHashTable *objects;  /* a kind's directory: name -> struct node, looked up */
@@ -55,7 +57,11 @@ struct node_ref {
  * to create, if the caller asked to), the others what node_stale says. */
 enum node_use { NODE_AS_CHECKED, NODE_TO_OPEN, NODE_TO_STAT };
 
-struct node *nodes_build_tree(const struct ipc_kind *const *kinds);
+/* The tree of the kinds of instances (an array, as ipc_instances_new
+ * makes it). */
+struct node *nodes_build_tree(const struct ipc_instance *instances);
+/* The instances the tree was built of. */
+const struct ipc_instance *nodes_instances(void);
 void nodes_free_tree(void);
 struct node *node_get(fuse_ino_t ino);
 struct node *node_subdir(struct node *dir, const char *name);
@@ -82,16 +88,17 @@ int node_object(struct node *n, pid_t caller, enum node_use use, struct node_ref
 /* ESTALE for a request on n whose object is gone or not the one checked,
  * or ENOENT where the same caller got ESTALE for that name just before. */
 int node_stale(const struct node *n, pid_t caller);
-/* The object name holds now in kind k, and its attributes. */
-int object_find(const struct ipc_kind *k, const char *name, struct ipc_object **out,
+/* The object name holds now in instance in, and its attributes. */
+int object_find(const struct ipc_instance *in, const char *name, struct ipc_object **out,
 		struct ipc_attr *attr);
 void node_ref_done(struct node *n, struct node_ref *ref);
 /* A file opened on ref's object: the node holds it while any is open. */
 void node_file_opened(struct node *n, struct node_ref *ref);
 void node_file_closed(struct node *n);
 void node_forget(struct node *node, uint64_t count);
-/* Appends the inode number of each node of kind k that stands for object_id. */
-void nodes_of_object(const struct ipc_kind *k, uint64_t object_id, GArray *inos);
+/* Appends the inode number of each node of instance in that stands for
+ * object_id. */
+void nodes_of_object(const struct ipc_instance *in, uint64_t object_id, GArray *inos);
 
 /* fs/caller.c: whether the caller's thread tid is blocked in an open with
  * O_CREAT, which FUSE takes out of an OPEN's flags; the mode it gives,
@@ -190,8 +197,8 @@ void holders_init(dev_t mount_device); /* 0: the mount's device is unknown */
 /* Answers a getxattr of HOLDERS_XATTR on object node n, once a scan of
  * /proc is done; the request waits parked for it. */
 void holders_getxattr(fuse_req_t req, struct node *n, size_t size);
-/* How many objects of kind k a scan that is done found held; or an error. */
-int holders_count(const struct ipc_holders *scan, const struct ipc_kind *k);
+/* How many objects of in a scan that is done found held; or an error. */
+int holders_count(const struct ipc_holders *scan, const struct ipc_instance *in);
 
 /* fs/transport.c: FUSE over io_uring, or /dev/fuse. */
 /* An option: 0 taken, 1 not ours (or libfuse's too), -EINVAL bad. */
@@ -214,7 +221,7 @@ void requests_stop(void); /* from now on, requests are answered ENODEV */
 
 /* fs/status.c: the read-only file "status" at the root of the mount. */
 #define STATUS_NAME "status"
-extern const struct ipc_kind status_kind;
+extern const struct ipc_instance status_instance;
 
 /* fs/ops.c: the request table. */
 struct fs_config {

@@ -17,18 +17,18 @@ void holders_init(dev_t mount_device)
 	mount_dev = mount_device;
 }
 
-/* The files a process may hold object_id of kind k by: the object's own
+/* The files a process may hold object_id of in by: the object's own
  * (o's, where o is given), and each of its files in this mount. */
-static void object_files(const struct ipc_kind *k, struct ipc_object *o, uint64_t object_id,
-			 GArray *ids)
+static void object_files(const struct ipc_instance *in, struct ipc_object *o,
+			 uint64_t object_id, GArray *ids)
 {
 	struct ipc_file_id id;
-	if (o && k->file_id && k->file_id(o, &id) == 0)
+	if (o && in->kind->file_id && IPC_CALL(in, file_id, o, &id) == 0)
 		g_array_append_val(ids, id);
 	if (!mount_dev)
 		return;
 	g_autoptr(GArray) inos = g_array_new(FALSE, FALSE, sizeof(fuse_ino_t));
-	nodes_of_object(k, object_id, inos);
+	nodes_of_object(in, object_id, inos);
 	for (guint i = 0; i < inos->len; i++) {
 		id = (struct ipc_file_id){ mount_dev, g_array_index(inos, fuse_ino_t, i) };
 		g_array_append_val(ids, id);
@@ -84,7 +84,7 @@ void holders_getxattr(fuse_req_t req, struct node *n, size_t size)
 	struct holders_request *h = g_new0(struct holders_request, 1);
 	*h = (struct holders_request){ .req = req, .size = size, .viewer = fuse_req_ctx(req)->uid,
 				       .ids = g_array_new(FALSE, FALSE, sizeof(struct ipc_file_id)) };
-	object_files(n->kind, ref.object, n->object_id, h->ids);
+	object_files(n->inst, ref.object, n->object_id, h->ids);
 	node_ref_done(n, &ref);
 	r = ipc_holders_start(&h->scan);
 	if (r == 0) {
@@ -98,21 +98,21 @@ void holders_getxattr(fuse_req_t req, struct node *n, size_t size)
 	}
 }
 
-int holders_count(const struct ipc_holders *scan, const struct ipc_kind *k)
+int holders_count(const struct ipc_holders *scan, const struct ipc_instance *in)
 {
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-	int r = k->list(names);
+	int r = IPC_CALL(in, list, in->state, names);
 	if (r < 0)
 		return r;
 	int held = 0;
 	for (guint i = 0; i < names->len; i++) {
 		struct ipc_object *o;
 		struct ipc_attr a;
-		if (object_find(k, names->pdata[i], &o, &a) < 0)
+		if (object_find(in, names->pdata[i], &o, &a) < 0)
 			continue; /* gone since */
 		g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(struct ipc_file_id));
-		object_files(k, o, a.id, ids);
-		k->release(o);
+		object_files(in, o, a.id, ids);
+		IPC_CALL_VOID(in, release, o);
 		for (guint j = 0; j < ids->len; j++)
 			if (ipc_holders_held(scan, &g_array_index(ids, struct ipc_file_id, j))) {
 				held++;

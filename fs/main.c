@@ -245,11 +245,17 @@ static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opt
 	if (!se)
 		return 1;
 	config->se = se;
-	if (ipc_kinds_setup() < 0) {
+	struct ipc_instance *own = NULL;
+	if (ipc_kinds_start() < 0) {
 		fuse_session_destroy(se);
 		return 1;
 	}
-	nodes_build_tree(ipc_kinds());
+	if (ipc_instances_new(ipc_space_own(), &own) < 0) {
+		ipc_kinds_stop();
+		fuse_session_destroy(se);
+		return 1;
+	}
+	nodes_build_tree(own);
 	ops_start();
 	int status = 1;
 	if (fuse_session_mount(se, opts->mountpoint) == 0) {
@@ -267,7 +273,8 @@ static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opt
 	fuse_session_destroy(se); /* stops the ring threads first */
 	stats_shutdown();
 	nodes_free_tree();
-	ipc_kinds_teardown();
+	ipc_instances_free(own);
+	ipc_kinds_stop();
 	return status;
 }
 

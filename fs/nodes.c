@@ -11,6 +11,7 @@
 static GHashTable *by_ino; /* fuse_ino_t -> struct node */
 static fuse_ino_t next_ino = FUSE_ROOT_ID;
 static struct node *root;
+static const struct ipc_instance *root_instances; /* the daemon's own namespace's */
 
 /* The last ESTALE answered to each caller, for a while: caller (a
  * thread id) -> struct stale. Owned by the thread that serves requests. */
@@ -44,7 +45,7 @@ static struct node *node_new(struct node *parent, const char *name, bool is_dir)
 static void node_free(struct node *n)
 {
 	if (n->object)
-		n->kind->release(n->object);
+		IPC_CALL_VOID(n->inst, release, n->object);
 	g_clear_pointer(&n->subdirs, g_hash_table_destroy);
 	g_clear_pointer(&n->files, g_hash_table_destroy);
 	g_clear_pointer(&n->objects, g_hash_table_destroy);
@@ -62,10 +63,10 @@ static struct node *subdir_make(struct node *dir, const char *name)
 	return n;
 }
 
-static void fixed_file_make(struct node *dir, const char *name, const struct ipc_kind *kind)
+static void fixed_file_make(struct node *dir, const char *name, const struct ipc_instance *in)
 {
 	struct node *n = node_new(dir, name, false);
-	n->kind = kind;
+	n->inst = in;
 	n->fixed = true;
 	n->object_id = 1;
 	if (!dir->files)
@@ -78,20 +79,26 @@ struct node *node_fixed_file(struct node *dir, const char *name)
 	return dir->files ? g_hash_table_lookup(dir->files, name) : NULL;
 }
 
-struct node *nodes_build_tree(const struct ipc_kind *const *kinds)
+struct node *nodes_build_tree(const struct ipc_instance *instances)
 {
 	by_ino = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)node_free);
 	root = node_new(NULL, "", true);
-	for (size_t i = 0; kinds[i]; i++) {
-		g_auto(GStrv) parts = g_strsplit(kinds[i]->dir, "/", -1);
+	root_instances = instances;
+	for (const struct ipc_instance *in = instances; in->kind; in++) {
+		g_auto(GStrv) parts = g_strsplit(in->kind->dir, "/", -1);
 		struct node *dir = root;
 		for (size_t j = 0; parts[j]; j++)
 			dir = subdir_make(dir, parts[j]);
-		dir->kind = kinds[i];
+		dir->inst = in;
 		dir->objects = g_hash_table_new(g_str_hash, g_str_equal);
 	}
-	fixed_file_make(root, STATUS_NAME, &status_kind);
+	fixed_file_make(root, STATUS_NAME, &status_instance);
 	return root;
+}
+
+const struct ipc_instance *nodes_instances(void)
+{
+	return root_instances;
 }
 
 void nodes_free_tree(void)
@@ -106,14 +113,14 @@ struct node *node_get(fuse_ino_t ino)
 	return g_hash_table_lookup(by_ino, &ino);
 }
 
-void nodes_of_object(const struct ipc_kind *k, uint64_t object_id, GArray *inos)
+void nodes_of_object(const struct ipc_instance *in, uint64_t object_id, GArray *inos)
 {
 	GHashTableIter it;
 	gpointer value;
 	g_hash_table_iter_init(&it, by_ino);
 	while (g_hash_table_iter_next(&it, NULL, &value)) {
 		struct node *n = value;
-		if (!n->is_dir && n->kind == k && n->object_id == object_id)
+		if (!n->is_dir && n->inst == in && n->object_id == object_id)
 			g_array_append_val(inos, n->ino);
 	}
 }
@@ -135,7 +142,7 @@ double node_attr_seconds(const struct node *n)
 
 bool node_is_kind_dir(const struct node *n)
 {
-	return n->is_dir && n->kind;
+	return n->is_dir && n->inst;
 }
 
 struct node *node_lookup_object(struct node *dir, const char *name, uint64_t object_id)
@@ -153,7 +160,7 @@ struct node *node_lookup_object(struct node *dir, const char *name, uint64_t obj
 	}
 	if (!n) {
 		n = node_new(dir, name, false);
-		n->kind = dir->kind;
+		n->inst = dir->inst;
 		n->object_id = object_id;
 		g_hash_table_insert(dir->objects, n->name, n);
 	}
@@ -186,12 +193,12 @@ int node_stale(const struct node *n, pid_t caller)
 	return -ESTALE;
 }
 
-int object_find(const struct ipc_kind *k, const char *name, struct ipc_object **out,
+int object_find(const struct ipc_instance *in, const char *name, struct ipc_object **out,
 		struct ipc_attr *attr)
 {
-	int r = k->find(name, out);
-	if (r == 0 && (r = k->stat(*out, attr)) < 0)
-		k->release(*out);
+	int r = IPC_CALL(in, find, in->state, name, out);
+	if (r == 0 && (r = IPC_CALL(in, stat, *out, attr)) < 0)
+		IPC_CALL_VOID(in, release, *out);
 	return r;
 }
 
@@ -202,14 +209,14 @@ int node_object(struct node *n, pid_t caller, enum node_use use, struct node_ref
 		return 0;
 	struct ipc_object *o;
 	struct ipc_attr a;
-	int r = object_find(n->kind, n->name, &o, &a);
+	int r = object_find(n->inst, n->name, &o, &a);
 	if (r == -ENOENT && use != NODE_AS_CHECKED)
 		return r;
 	if (r < 0)
 		return r == -ENOENT ? node_stale(n, caller) : r;
 	bool other = a.id != n->object_id;
 	if (other && use == NODE_AS_CHECKED) {
-		n->kind->release(o);
+		IPC_CALL_VOID(n->inst, release, o);
 		return node_stale(n, caller);
 	}
 	if (other)
@@ -221,7 +228,7 @@ int node_object(struct node *n, pid_t caller, enum node_use use, struct node_ref
 void node_ref_done(struct node *n, struct node_ref *ref)
 {
 	if (ref->owned)
-		n->kind->release(ref->object);
+		IPC_CALL_VOID(n->inst, release, ref->object);
 	*ref = (struct node_ref){ 0 };
 }
 
@@ -237,7 +244,7 @@ void node_file_opened(struct node *n, struct node_ref *ref)
 void node_file_closed(struct node *n)
 {
 	if (--n->open_files == 0 && n->object) {
-		n->kind->release(n->object);
+		IPC_CALL_VOID(n->inst, release, n->object);
 		n->object = NULL;
 	}
 }

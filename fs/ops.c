@@ -44,7 +44,7 @@ static void dir_attr(const struct node *n, struct stat *st)
  * wait: see WAITING_WRITE_ROOM. */
 static off_t size_to_show(const struct node *n, const struct ipc_attr *a)
 {
-	return n->kind->waits && n->open_writers > 0 ? MAX(a->size, WAITING_WRITE_ROOM) : a->size;
+	return n->inst->kind->waits && n->open_writers > 0 ? MAX(a->size, WAITING_WRITE_ROOM) : a->size;
 }
 
 static void attr_to_stat(const struct node *n, const struct ipc_attr *a, struct stat *st)
@@ -68,7 +68,7 @@ static void attr_to_stat(const struct node *n, const struct ipc_attr *a, struct 
 static int object_attr(struct node *n, struct node_ref *ref, struct stat *st)
 {
 	struct ipc_attr a;
-	int r = n->kind->stat(ref->object, &a);
+	int r = IPC_CALL(n->inst, stat, ref->object, &a);
 	if (r == 0) {
 		n->last_attr = a;
 		attr_to_stat(n, &a, st);
@@ -158,9 +158,9 @@ int ops_lookup(struct node *dir, const char *name, struct node **out, struct sta
 	} else if (node_is_kind_dir(dir)) {
 		struct ipc_object *o;
 		struct ipc_attr a;
-		r = object_find(dir->kind, name, &o, &a);
+		r = object_find(dir->inst, name, &o, &a);
 		if (r == 0) {
-			dir->kind->release(o);
+			IPC_CALL_VOID(dir->inst, release, o);
 			n = node_lookup_object(dir, name, a.id);
 			n->last_attr = a;
 			attr_to_stat(n, &a, st);
@@ -224,25 +224,26 @@ static struct timespec time_to_set(const struct timespec *given, int to_set, int
 static int apply_setattr(const struct node *n, struct ipc_object *o, const struct stat *attr,
 			 int to_set)
 {
-	const struct ipc_kind *k = n->kind;
+	const struct ipc_instance *in = n->inst;
+	const struct ipc_kind *k = in->kind;
 	int r = 0;
 
 	if (to_set & FUSE_SET_ATTR_MODE)
-		r = k->chmod ? k->chmod(o, attr->st_mode) : -EPERM;
+		r = k->chmod ? IPC_CALL(in, chmod, o, attr->st_mode) : -EPERM;
 	if (r == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
-		r = k->chown ? k->chown(o,
+		r = k->chown ? IPC_CALL(in, chown, o,
 					to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1,
 					to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1) :
 			       -EPERM;
 	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE))
-		r = k->truncate ? k->truncate(o, attr->st_size) : -EINVAL;
+		r = k->truncate ? IPC_CALL(in, truncate, o, attr->st_size) : -EINVAL;
 	if (r == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 				 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) && k->set_times) {
 		struct timespec times[2] = {
 			time_to_set(&attr->st_atim, to_set, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW),
 			time_to_set(&attr->st_mtim, to_set, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW),
 		};
-		r = k->set_times(o, times);
+		r = IPC_CALL(in, set_times, o, times);
 	}
 	return r;
 }
@@ -263,7 +264,7 @@ static int set_attr(fuse_req_t req, struct node *n, const struct stat *attr, int
 	if (r == 0 && uid != 0 && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
 					     FUSE_SET_ATTR_GID))) {
 		if (!ref.found)
-			r = n->kind->stat(ref.object, &ref.attr);
+			r = IPC_CALL(n->inst, stat, ref.object, &ref.attr);
 		if (r == 0 && ref.attr.uid != uid)
 			r = -EPERM;
 	}
@@ -328,14 +329,15 @@ static int may_open(fuse_req_t req, const struct ipc_attr *a, int flags)
 static int make_or_find(fuse_req_t req, struct node *dir, const char *name, mode_t mode,
 			const struct fuse_file_info *fi, struct ipc_object **out, bool *made)
 {
-	const struct ipc_kind *k = dir->kind;
+	const struct ipc_instance *in = dir->inst;
+	const struct ipc_kind *k = in->kind;
 	struct ipc_caller who = caller_of(req);
 	for (int i = 0; i < CREATE_TRIES; i++) {
-		int r = k->create ? k->create(name, mode, &who, out) : -EPERM;
+		int r = k->create ? IPC_CALL(in, create, in->state, name, mode, &who, out) : -EPERM;
 		*made = r == 0;
 		if (r != -EEXIST || !fi || (fi->flags & O_EXCL))
 			return r;
-		r = k->find(name, out);
+		r = IPC_CALL(in, find, in->state, name, out);
 		if (r != -ENOENT)
 			return r;
 		/* A remover in a loop can fall into step with these tries, and
@@ -361,14 +363,14 @@ static int create_for_open(fuse_req_t req, struct node *n, struct fuse_file_info
 	mode_t mode;
 	if (!caller_open_creates(caller, &mode)) {
 		g_debug("open of %s/%s: the name is gone, and the caller asked for no O_CREAT",
-			n->kind->dir, n->name);
+			n->inst->kind->dir, n->name);
 		return node_stale(n, caller);
 	}
 	struct ipc_object *o;
 	struct ipc_attr a;
 	int r = make_or_find(req, n->parent, n->name, mode, fi, &o, made);
-	if (r == 0 && (r = n->kind->stat(o, &a)) < 0)
-		n->kind->release(o);
+	if (r == 0 && (r = IPC_CALL(n->inst, stat, o, &a)) < 0)
+		IPC_CALL_VOID(n->inst, release, o);
 	if (r < 0)
 		return r;
 	n->object_id = a.id;
@@ -391,7 +393,7 @@ static int open_node(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
 	 * of its kind. So the object's own are checked, but for one this very
 	 * open made, which its maker may open whatever its mode. */
 	if (r == 0 && !made && !ref.found)
-		r = n->kind->stat(ref.object, &ref.attr);
+		r = IPC_CALL(n->inst, stat, ref.object, &ref.attr);
 	if (r == 0 && !made)
 		r = may_open(req, &ref.attr, fi->flags);
 	if (r == 0)
@@ -415,14 +417,14 @@ static int create_object(fuse_req_t req, struct node *dir, const char *name, mod
 {
 	if (!node_is_kind_dir(dir))
 		return -EPERM;
-	const struct ipc_kind *k = dir->kind;
+	const struct ipc_instance *in = dir->inst;
 	struct node_ref ref = { .owned = true };
 	bool made;
 	struct ipc_attr a;
 	int r = make_or_find(req, dir, name, mode, fi, &ref.object, &made);
 	if (r < 0)
 		return r;
-	r = k->stat(ref.object, &a);
+	r = IPC_CALL(in, stat, ref.object, &a);
 	/* The kernel checked nothing for an object that was there already. */
 	if (r == 0 && !made)
 		r = may_open(req, &a, fi->flags);
@@ -437,7 +439,7 @@ static int create_object(fuse_req_t req, struct node *dir, const char *name, mod
 	if (r < 0 && n)
 		node_forget(n, 1);
 	if (ref.owned)
-		k->release(ref.object);
+		IPC_CALL_VOID(in, release, ref.object);
 	*out = n;
 	return r;
 }
@@ -477,10 +479,11 @@ static void ipcfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mod
  * removed only if it still holds it. */
 static int remove_object(fuse_req_t req, struct node *dir, const char *name)
 {
-	const struct ipc_kind *k = dir->kind;
+	const struct ipc_instance *in = dir->inst;
+	const struct ipc_kind *k = in->kind;
 	struct ipc_object *o;
 	struct ipc_attr a;
-	int r = object_find(k, name, &o, &a);
+	int r = object_find(in, name, &o, &a);
 	if (r < 0)
 		return r;
 	/* The kernel's entry for the name stands for another object: stale. */
@@ -491,8 +494,8 @@ static int remove_object(fuse_req_t req, struct node *dir, const char *name)
 	if (r == 0 && caller != 0 && caller != a.uid)
 		r = -EPERM;
 	if (r == 0)
-		r = k->unlink ? k->unlink(o, name) : -EPERM;
-	k->release(o);
+		r = k->unlink ? IPC_CALL(in, unlink, o, name) : -EPERM;
+	IPC_CALL_VOID(in, release, o);
 	return r;
 }
 
@@ -551,13 +554,13 @@ static int get_xattr(fuse_req_t req, struct node *n, const char *name, GString *
 {
 	struct ipc_caller who = caller_of(req);
 	if (node_is_kind_dir(n))
-		return n->kind->dir_getxattr ? n->kind->dir_getxattr(&who, name, value) : -ENODATA;
-	if (n->is_dir || !n->kind->getxattr)
+		return n->inst->kind->dir_getxattr ? IPC_CALL(n->inst, dir_getxattr, n->inst->state, &who, name, value) : -ENODATA;
+	if (n->is_dir || !n->inst->kind->getxattr)
 		return -ENODATA;
 	struct node_ref ref;
 	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_AS_CHECKED, &ref);
 	if (r == 0)
-		r = n->kind->getxattr(ref.object, name, value);
+		r = IPC_CALL(n->inst, getxattr, ref.object, name, value);
 	node_ref_done(n, &ref);
 	return r;
 }
@@ -587,13 +590,13 @@ static int list_xattrs(fuse_req_t req, struct node *n, GString *out)
 	struct ipc_caller who = caller_of(req);
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
 	int r = 0;
-	if (node_is_kind_dir(n) && n->kind->dir_listxattr) {
-		r = n->kind->dir_listxattr(&who, names);
-	} else if (!n->is_dir && n->kind->listxattr) {
+	if (node_is_kind_dir(n) && n->inst->kind->dir_listxattr) {
+		r = IPC_CALL(n->inst, dir_listxattr, n->inst->state, &who, names);
+	} else if (!n->is_dir && n->inst->kind->listxattr) {
 		struct node_ref ref;
 		r = node_object(n, fuse_req_ctx(req)->pid, NODE_AS_CHECKED, &ref);
 		if (r == 0)
-			r = n->kind->listxattr(ref.object, names);
+			r = IPC_CALL(n->inst, listxattr, ref.object, names);
 		node_ref_done(n, &ref);
 	}
 	if (is_object(n))
@@ -618,13 +621,13 @@ static int set_xattr(fuse_req_t req, struct node *n, const char *name, const cha
 {
 	struct ipc_caller who = caller_of(req);
 	if (node_is_kind_dir(n))
-		return n->kind->dir_setxattr ? n->kind->dir_setxattr(&who, name, value) : -ENOTSUP;
-	if (n->is_dir || !n->kind->setxattr)
+		return n->inst->kind->dir_setxattr ? IPC_CALL(n->inst, dir_setxattr, n->inst->state, &who, name, value) : -ENOTSUP;
+	if (n->is_dir || !n->inst->kind->setxattr)
 		return -ENOTSUP;
 	struct node_ref ref;
 	int r = node_object(n, fuse_req_ctx(req)->pid, NODE_AS_CHECKED, &ref);
 	if (r == 0)
-		r = n->kind->setxattr(ref.object, name, value, &who);
+		r = IPC_CALL(n->inst, setxattr, ref.object, name, value, &who);
 	node_ref_done(n, &ref);
 	return r;
 }
@@ -644,7 +647,7 @@ static void ipcfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct node *n = node_get(ino);
 	struct ipc_caller who = caller_of(req);
 	int r = !n ? -ENOENT :
-		node_is_kind_dir(n) && n->kind->dir_removexattr ? n->kind->dir_removexattr(&who, name) :
+		node_is_kind_dir(n) && n->inst->kind->dir_removexattr ? IPC_CALL(n->inst, dir_removexattr, n->inst->state, &who, name) :
 							      -ENOTSUP;
 	reply_err(req, -r);
 }

@@ -45,7 +45,7 @@ void stats_shutdown(void)
 void stats_request(fuse_req_t req, fuse_ino_t ino)
 {
 	struct node *n = node_get(ino);
-	size_t slot = slot_of(n ? n->kind : NULL);
+	size_t slot = slot_of(n && n->inst ? n->inst->kind : NULL);
 	g_hash_table_insert(pending, req, GSIZE_TO_POINTER(slot + 1));
 }
 
@@ -138,26 +138,26 @@ static char *count_or_error(int r)
 	return r < 0 ? g_strdup(g_strerror(-r)) : g_strdup_printf("%d", r);
 }
 
-static int object_count(const struct ipc_kind *k)
+static int object_count(const struct ipc_instance *in)
 {
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-	int r = k->list(names);
+	int r = IPC_CALL(in, list, in->state, names);
 	return r < 0 ? r : (int)names->len;
 }
 
 void stats_describe(GString *out, const struct ipc_holders *scan)
 {
-	const struct ipc_kind *const *kinds = ipc_kinds();
+	const struct ipc_instance *own = nodes_instances();
 	g_string_append_printf(out, "%-10s %10s %10s %10s %10s\n", "kind", "objects", "held",
 			       "served", "refused");
 	for (size_t i = 0; i <= kind_count; i++) {
 		g_autofree char *objects = NULL, *held = NULL;
 		if (i < kind_count) {
-			objects = count_or_error(object_count(kinds[i]));
-			held = scan ? count_or_error(holders_count(scan, kinds[i])) : g_strdup("?");
+			objects = count_or_error(object_count(&own[i]));
+			held = scan ? count_or_error(holders_count(scan, &own[i])) : g_strdup("?");
 		}
 		g_string_append_printf(out, "%-10s %10s %10s %10" G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT "\n",
-				       i < kind_count ? kinds[i]->dir : "other", objects ? objects : "-",
+				       i < kind_count ? own[i].kind->dir : "other", objects ? objects : "-",
 				       held ? held : "-", counts[i].served, counts[i].refused);
 	}
 }

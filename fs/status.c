@@ -23,7 +23,7 @@ static struct ipc_object the_status;
 
 static struct timespec started;
 
-static int status_find(const char *name, struct ipc_object **out)
+static int status_find(struct ipc_state *st, const char *name, struct ipc_object **out)
 {
 	*out = &the_status;
 	return 0;
@@ -94,7 +94,7 @@ static void status_close(struct ipc_handle *h)
 	g_free(h);
 }
 
-const struct ipc_kind status_kind = {
+static const struct ipc_kind status_kind = {
 	.dir = "",
 	.description = "the mount's status",
 	.find = status_find,
@@ -104,3 +104,6 @@ const struct ipc_kind status_kind = {
 	.read = status_read,
 	.close = status_close,
 };
+
+/* In the daemon's own namespace, with no state. */
+const struct ipc_instance status_instance = { .kind = &status_kind };

@@ -23,6 +23,7 @@
 enum call_state { CALL_IDLE, CALL_QUEUED, CALL_RUNNING, CALL_DONE };
 
 struct ipc_blocking {
+	struct ipc_space *space; /* the one it was made for: where it runs */
 	ipc_blocking_fn fn;
 	void *arg;
 	int fd; /* readable while state is CALL_DONE */
@@ -110,11 +111,20 @@ static void *worker(void *data)
 		c->state = CALL_RUNNING;
 		c->thread = pthread_self();
 		g_mutex_unlock(&lock);
-		long r = run_call(c);
+		/* In the call's namespace, or not at all: an id of another
+		 * namespace means another object here. */
+		struct ipc_visit visit;
+		long r = ipc_space_enter(c->space, &visit);
+		if (r == 0)
+			r = run_call(c);
+		else
+			r = -EIDRM;
+		ipc_space_leave(&visit);
 		if (c->detached) {
 			if (r < 0)
 				g_warning("a call nobody waited for failed: %s", g_strerror((int)-r));
 			close(c->fd);
+			ipc_space_unref(c->space);
 			g_free(c->arg);
 			g_free(c);
 			g_mutex_lock(&lock);
@@ -152,6 +162,7 @@ int ipc_blocking_new(ipc_blocking_fn fn, void *arg, struct ipc_blocking **out)
 	if (fd < 0)
 		return -errno;
 	struct ipc_blocking *c = g_new0(struct ipc_blocking, 1);
+	c->space = ipc_space_ref(ipc_space_current());
 	c->fn = fn;
 	c->arg = arg;
 	c->fd = fd;
@@ -237,6 +248,7 @@ void ipc_blocking_free(struct ipc_blocking *c)
 		return;
 	ipc_blocking_stop(c);
 	close(c->fd);
+	ipc_space_unref(c->space);
 	g_free(c);
 }
 

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "holders.h"
+#include "space.h"
 
 /* The process a request comes from, as the kernel reported it. */
 struct ipc_caller {
@@ -51,6 +52,12 @@ struct ipc_object;
 /* One open object; each kind defines the struct for itself. */
 struct ipc_handle;
 
+/* What a kind keeps for one IPC namespace (struct ipc_space): the
+ * directory its objects are reached through, what callers set on it.
+ * Each kind defines the struct for itself; nothing of a kind is kept
+ * outside it but the mount's options. */
+struct ipc_state;
+
 /* What one read or write has done so far, for a kind whose operation
  * completes in steps (a wait for several tokens). Zero when the request
  * starts; the same one comes back with every retry of that request, and
@@ -76,16 +83,22 @@ struct ipc_kind {
 	/* A read or write may wait (for a message, for room, for a token). */
 	bool waits;
 
-	int (*setup)(void);    /* once, before the first request */
-	void (*teardown)(void);
+	/* Once for the daemon, before any setup, and after every teardown. */
+	int (*start)(void);
+	void (*stop)(void);
+	/* The kind in one namespace, set up with the calling thread in it.
+	 * Objects, handles and what they reach hold on to their state: it is
+	 * torn down only once none is left. */
+	int (*setup)(struct ipc_space *space, struct ipc_state **out);
+	void (*teardown)(struct ipc_state *st);
 
-	int (*list)(GPtrArray *names); /* appends g_strdup'd names */
+	int (*list)(struct ipc_state *st, GPtrArray *names); /* appends g_strdup'd names */
 	/* The object name holds now, as a new reference; -ENOENT if none. */
-	int (*find)(const char *name, struct ipc_object **out);
+	int (*find)(struct ipc_state *st, const char *name, struct ipc_object **out);
 	/* Makes the object, owned by who, and a reference to it; -EEXIST if
 	 * the name is taken. */
-	int (*create)(const char *name, mode_t mode, const struct ipc_caller *who,
-		      struct ipc_object **out);
+	int (*create)(struct ipc_state *st, const char *name, mode_t mode,
+		      const struct ipc_caller *who, struct ipc_object **out);
 	void (*release)(struct ipc_object *o);
 
 	/* What follows acts on the object of the reference, never on another
@@ -133,16 +146,55 @@ struct ipc_kind {
 	int (*backing_fd)(struct ipc_handle *h);
 
 	/* Extended attributes of the kind's directory, per caller. */
-	int (*dir_listxattr)(const struct ipc_caller *who, GPtrArray *attrs);
-	int (*dir_getxattr)(const struct ipc_caller *who, const char *attr, GString *value);
-	int (*dir_setxattr)(const struct ipc_caller *who, const char *attr, const char *value);
-	int (*dir_removexattr)(const struct ipc_caller *who, const char *attr);
+	int (*dir_listxattr)(struct ipc_state *st, const struct ipc_caller *who, GPtrArray *attrs);
+	int (*dir_getxattr)(struct ipc_state *st, const struct ipc_caller *who, const char *attr,
+			    GString *value);
+	int (*dir_setxattr)(struct ipc_state *st, const struct ipc_caller *who, const char *attr,
+			    const char *value);
+	int (*dir_removexattr)(struct ipc_state *st, const struct ipc_caller *who,
+			       const char *attr);
 };
+
+/* One kind in one namespace: what one directory of the tree shows. */
+struct ipc_instance {
+	const struct ipc_kind *kind;
+	struct ipc_space *space; /* NULL: the daemon's own */
+	struct ipc_state *state;
+};
+
+/* Calls op of in's kind, with the arguments given, on a thread that is in
+ * in's namespace for the call: every call that may reach the kernel's IPC
+ * objects goes through here. A negative errno if the namespace has no
+ * process left. */
+#define IPC_CALL(in, op, ...)                                            \
+	({                                                                \
+		struct ipc_visit ipc_visit_;                              \
+		long ipc_r_ = ipc_space_enter((in)->space, &ipc_visit_);  \
+		if (ipc_r_ == 0)                                          \
+			ipc_r_ = (in)->kind->op(__VA_ARGS__);             \
+		ipc_space_leave(&ipc_visit_);                             \
+		ipc_r_;                                                   \
+	})
+/* The same for release and close, which must be done however the
+ * namespace is: they reach the kernel's IPC objects only through the pool
+ * of waiting calls (ipc/blocking.h), which runs nothing in a namespace it
+ * can't enter. */
+#define IPC_CALL_VOID(in, op, ...)                                       \
+	do {                                                              \
+		struct ipc_visit ipc_visit_;                              \
+		ipc_space_enter((in)->space, &ipc_visit_);                \
+		(in)->kind->op(__VA_ARGS__);                              \
+		ipc_space_leave(&ipc_visit_);                             \
+	} while (0)
 
 /* ipc/kinds.c: the table of kinds. */
 const struct ipc_kind *const *ipc_kinds(void);
-int ipc_kinds_setup(void);
-void ipc_kinds_teardown(void);
+int ipc_kinds_start(void);
+void ipc_kinds_stop(void);
+/* Every kind of the table set up in space, in the table's order: an
+ * array of instances, as many as kinds. */
+int ipc_instances_new(struct ipc_space *space, struct ipc_instance **out);
+void ipc_instances_free(struct ipc_instance *all);
 /* Sets a kind's "-o NAME=VALUE" option; -ENOENT if no kind takes NAME. */
 int ipc_kinds_set_option(const char *name, const char *value);
 void ipc_kinds_print_options(FILE *out);

@@ -28,28 +28,72 @@ const struct ipc_kind *const *ipc_kinds(void)
 	return kinds;
 }
 
-int ipc_kinds_setup(void)
+int ipc_kinds_start(void)
 {
 	/* Objects are made for callers whose umask the kernel has already
 	 * applied to the mode it sends; the daemon's own must not apply again. */
 	umask(0);
+	int r = ipc_spaces_setup();
+	if (r < 0) {
+		g_warning("the daemon's IPC namespace: %s", g_strerror(-r));
+		return r;
+	}
 	for (size_t i = 0; kinds[i]; i++) {
-		if (!kinds[i]->setup)
-			continue;
-		int r = kinds[i]->setup();
-		if (r < 0) {
-			g_warning("%s: setup failed: %s", kinds[i]->dir, g_strerror(-r));
+		if (kinds[i]->start && (r = kinds[i]->start()) < 0) {
+			g_warning("%s: %s", kinds[i]->dir, g_strerror(-r));
+			while (i-- > 0)
+				if (kinds[i]->stop)
+					kinds[i]->stop();
 			return r;
 		}
 	}
 	return 0;
 }
 
-void ipc_kinds_teardown(void)
+void ipc_kinds_stop(void)
 {
 	for (size_t i = 0; kinds[i]; i++)
-		if (kinds[i]->teardown)
-			kinds[i]->teardown();
+		if (kinds[i]->stop)
+			kinds[i]->stop();
+	ipc_spaces_teardown();
+}
+
+static void instance_teardown(struct ipc_instance *in)
+{
+	if (in->state && in->kind->teardown)
+		in->kind->teardown(in->state);
+	in->state = NULL;
+}
+
+int ipc_instances_new(struct ipc_space *space, struct ipc_instance **out)
+{
+	size_t n = 0;
+	while (kinds[n])
+		n++;
+	struct ipc_instance *all = g_new0(struct ipc_instance, n + 1);
+	for (size_t i = 0; i < n; i++) {
+		struct ipc_instance *in = &all[i];
+		*in = (struct ipc_instance){ .kind = kinds[i], .space = ipc_space_ref(space) };
+		int r = in->kind->setup ? IPC_CALL(in, setup, space, &in->state) : 0;
+		if (r < 0) {
+			g_warning("%s: setup failed: %s", in->kind->dir, g_strerror(-r));
+			ipc_instances_free(all);
+			return r;
+		}
+	}
+	*out = all;
+	return 0;
+}
+
+void ipc_instances_free(struct ipc_instance *all)
+{
+	if (!all)
+		return;
+	for (struct ipc_instance *in = all; in->kind; in++) {
+		instance_teardown(in);
+		ipc_space_unref(in->space);
+	}
+	g_free(all);
 }
 
 int ipc_kinds_set_option(const char *name, const char *value)

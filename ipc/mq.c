@@ -37,6 +37,7 @@
 
 struct ipc_handle {
 	mqd_t mqd;
+	struct ipc_state *st;
 	ino_t ino; /* the queue's, for its priority */
 	long msgsize;
 	struct ipc_leftover rest;
@@ -49,14 +50,24 @@ struct create_sizes {
 };
 
 static long option_maxmsg, option_msgsize;
-static struct ipc_dir queues = { .fd = -1, .prefix = "", .name_max = NAME_MAX };
-/* The send priority of the queues that have one, by queue inode: it
- * belongs to the queue, not to its name, and lives as long as the queue
- * however few references there are. Entries of queues gone are pruned
- * against a listing once the table has doubled since the last prune. */
-static GHashTable *send_priority; /* ino -> priority + 1 */
-static guint priorities_kept;     /* the table's size after the last prune */
-static GHashTable *caller_sizes;  /* uid -> struct create_sizes */
+
+/* The queues of one IPC namespace. */
+struct ipc_state {
+	struct ipc_dir queues; /* first: an object's dir is its state */
+	/* The send priority of the queues that have one, by queue inode: it
+	 * belongs to the queue, not to its name, and lives as long as the
+	 * queue however few references there are. Entries of queues gone are
+	 * pruned against a listing once the table has doubled since the
+	 * last prune. */
+	GHashTable *send_priority; /* ino -> priority + 1 */
+	guint priorities_kept;     /* the table's size after the last prune */
+	GHashTable *caller_sizes;  /* uid -> struct create_sizes */
+};
+
+static struct ipc_state *state_of(const struct ipc_object *o)
+{
+	return (struct ipc_state *)o->dir;
+}
 
 static const struct ipc_option mq_options[] = {
 	{ "mq_maxmsg", "messages a queue created through the mount holds",
@@ -109,32 +120,43 @@ static void raise_queue_limit(void)
 			  (unsigned long long)rl.rlim_max);
 }
 
-static int mq_setup(void)
+static int mq_start(void)
 {
-	queues.fd = open_private_view();
-	if (queues.fd < 0) {
-		int err = queues.fd;
-		queues.fd = open_dev_mqueue();
-		if (queues.fd < 0) {
-			g_warning("no view of the message queues: fsmount: %s; /dev/mqueue: %s",
-				  g_strerror(-err), g_strerror(-queues.fd));
-			return queues.fd;
-		}
-		g_info("listing queues through /dev/mqueue (fsmount: %s)", g_strerror(-err));
-	}
 	raise_queue_limit();
-	send_priority = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
-	caller_sizes = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	return 0;
 }
 
-static void mq_teardown(void)
+/* Runs in the namespace: the mqueue file system mounted here (privately,
+ * never attached anywhere) is that namespace's. /dev/mqueue is the
+ * daemon's own namespace's at best. */
+static int mq_setup(struct ipc_space *space, struct ipc_state **out)
 {
-	if (queues.fd >= 0)
-		close(queues.fd);
-	queues.fd = -1;
-	g_clear_pointer(&send_priority, g_hash_table_destroy);
-	g_clear_pointer(&caller_sizes, g_hash_table_destroy);
+	int fd = open_private_view();
+	if (fd < 0 && ipc_space_is_own(space)) {
+		int err = fd;
+		fd = open_dev_mqueue();
+		if (fd < 0)
+			g_warning("no view of the message queues: fsmount: %s; /dev/mqueue: %s",
+				  g_strerror(-err), g_strerror(-fd));
+		else
+			g_info("listing queues through /dev/mqueue (fsmount: %s)", g_strerror(-err));
+	}
+	if (fd < 0)
+		return fd;
+	struct ipc_state *st = g_new0(struct ipc_state, 1);
+	st->queues = (struct ipc_dir){ .fd = fd, .prefix = "", .name_max = NAME_MAX };
+	st->send_priority = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	st->caller_sizes = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+	*out = st;
+	return 0;
+}
+
+static void mq_teardown(struct ipc_state *st)
+{
+	close(st->queues.fd);
+	g_hash_table_destroy(st->send_priority);
+	g_hash_table_destroy(st->caller_sizes);
+	g_free(st);
 }
 
 /* mq_open wants the name with one leading slash. */
@@ -143,16 +165,16 @@ static char *queue_path(const char *name)
 	return g_strconcat("/", name, NULL);
 }
 
-static int mq_list(GPtrArray *names)
+static int mq_list(struct ipc_state *st, GPtrArray *names)
 {
-	return ipc_dir_list(&queues, names);
+	return ipc_dir_list(&st->queues, names);
 }
 
-static int mq_find(const char *name, struct ipc_object **out)
+static int mq_find(struct ipc_state *st, const char *name, struct ipc_object **out)
 {
 	/* Readable at once: a stat reads the queue's status line through it.
 	 * The mqueue file system holds nothing else an open could touch. */
-	return ipc_dir_find(&queues, name, O_RDONLY | O_NONBLOCK, out);
+	return ipc_dir_find(&st->queues, name, O_RDONLY | O_NONBLOCK, out);
 }
 
 /* The status line that reading a queue's file in the mqueue file system
@@ -223,10 +245,11 @@ static long read_proc_long(const char *path, long fallback)
 }
 
 /* The sizes a create by this caller gets; false for the system's defaults. */
-static bool sizes_for(const struct ipc_caller *who, struct mq_attr *attr)
+static bool sizes_for(struct ipc_state *st, const struct ipc_caller *who, struct mq_attr *attr)
 {
 	struct create_sizes s = { option_maxmsg, option_msgsize };
-	const struct create_sizes *mine = g_hash_table_lookup(caller_sizes, GUINT_TO_POINTER(who->uid));
+	const struct create_sizes *mine = g_hash_table_lookup(st->caller_sizes,
+							       GUINT_TO_POINTER(who->uid));
 	if (mine) {
 		if (mine->maxmsg)
 			s.maxmsg = mine->maxmsg;
@@ -244,7 +267,8 @@ static bool sizes_for(const struct ipc_caller *who, struct mq_attr *attr)
 
 /* The daemon may be exempt from the system's queue limits (root with
  * CAP_SYS_RESOURCE); the people it creates for are not, unless root. */
-static int check_system_limits(const struct ipc_caller *who, bool sized, const struct mq_attr *attr)
+static int check_system_limits(struct ipc_state *st, const struct ipc_caller *who, bool sized,
+			       const struct mq_attr *attr)
 {
 	if (who->uid == 0)
 		return 0;
@@ -252,22 +276,22 @@ static int check_system_limits(const struct ipc_caller *who, bool sized, const s
 		      attr->mq_msgsize > read_proc_long("/proc/sys/fs/mqueue/msgsize_max", 8192)))
 		return -EINVAL;
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-	int r = mq_list(names);
+	int r = mq_list(st, names);
 	if (r == 0 && (long)names->len >= read_proc_long("/proc/sys/fs/mqueue/queues_max", 256))
 		r = -ENOSPC;
 	return r;
 }
 
-static int mq_create(const char *name, mode_t mode, const struct ipc_caller *who,
-		     struct ipc_object **out)
+static int mq_create(struct ipc_state *st, const char *name, mode_t mode,
+		     const struct ipc_caller *who, struct ipc_object **out)
 {
-	int r = ipc_dir_check_name(&queues, name);
+	int r = ipc_dir_check_name(&st->queues, name);
 	if (r < 0)
 		return r;
 	g_autofree char *path = queue_path(name);
 	struct mq_attr attr;
-	bool sized = sizes_for(who, &attr);
-	r = check_system_limits(who, sized, &attr);
+	bool sized = sizes_for(st, who, &attr);
+	r = check_system_limits(st, who, sized, &attr);
 	if (r < 0)
 		return r;
 	mqd_t mqd = mq_open(path, O_CREAT | O_EXCL | O_RDONLY | O_NONBLOCK | O_CLOEXEC,
@@ -277,7 +301,7 @@ static int mq_create(const char *name, mode_t mode, const struct ipc_caller *who
 	/* The descriptor is the reference: what is given away and, should
 	 * that fail, removed, is the queue just made. */
 	struct ipc_object *o;
-	r = ipc_dir_adopt(&queues, mqd, true, &o);
+	r = ipc_dir_adopt(&st->queues, mqd, true, &o);
 	if (r < 0)
 		return r;
 	r = ipc_file_chown(o, who->uid, who->gid);
@@ -290,10 +314,10 @@ static int mq_create(const char *name, mode_t mode, const struct ipc_caller *who
 	return 0;
 }
 
-static unsigned int priority_of(ino_t ino)
+static unsigned int priority_of(struct ipc_state *st, ino_t ino)
 {
 	gint64 key = ino;
-	gpointer p = g_hash_table_lookup(send_priority, &key);
+	gpointer p = g_hash_table_lookup(st->send_priority, &key);
 	return p ? GPOINTER_TO_UINT(p) - 1 : 0;
 }
 
@@ -308,24 +332,24 @@ static void add_inode(const char *name, const struct stat *st, void *live)
 }
 
 /* Drops the priorities of queues that no longer exist. */
-static void prune_priorities(void)
+static void prune_priorities(struct ipc_state *st)
 {
 	g_autoptr(GHashTable) live = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
-	if (ipc_dir_each(&queues, add_inode, live) < 0)
+	if (ipc_dir_each(&st->queues, add_inode, live) < 0)
 		return;
-	g_hash_table_foreach_remove(send_priority, queue_is_gone, live);
-	priorities_kept = g_hash_table_size(send_priority);
+	g_hash_table_foreach_remove(st->send_priority, queue_is_gone, live);
+	st->priorities_kept = g_hash_table_size(st->send_priority);
 }
 
-static void set_priority(ino_t ino, unsigned int priority)
+static void set_priority(struct ipc_state *st, ino_t ino, unsigned int priority)
 {
-	if (g_hash_table_size(send_priority) >= 2 * priorities_kept + 64)
-		prune_priorities();
+	if (g_hash_table_size(st->send_priority) >= 2 * st->priorities_kept + 64)
+		prune_priorities(st);
 	gint64 key = ino;
 	if (priority == 0)
-		g_hash_table_remove(send_priority, &key);
+		g_hash_table_remove(st->send_priority, &key);
 	else
-		g_hash_table_insert(send_priority, g_memdup2(&key, sizeof(key)),
+		g_hash_table_insert(st->send_priority, g_memdup2(&key, sizeof(key)),
 				    GUINT_TO_POINTER(priority + 1));
 }
 
@@ -333,7 +357,7 @@ static int mq_remove(struct ipc_object *o, const char *name)
 {
 	int r = ipc_file_unlink(o, name);
 	if (r == 0)
-		set_priority(o->ino, 0);
+		set_priority(state_of(o), o->ino, 0);
 	return r;
 }
 
@@ -358,6 +382,7 @@ static int mq_open_handle(struct ipc_object *o, int flags, struct ipc_handle **o
 	}
 	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
 	h->mqd = mqd;
+	h->st = state_of(o);
 	h->ino = o->ino;
 	h->msgsize = attr.mq_msgsize;
 	*out = h;
@@ -388,7 +413,7 @@ static ssize_t mq_read(struct ipc_handle *h, void *buf, size_t len, off_t offset
 static ssize_t mq_write(struct ipc_handle *h, const void *buf, size_t len, off_t offset,
 			 struct ipc_progress *progress)
 {
-	if (mq_send(h->mqd, buf, len, priority_of(h->ino)) < 0)
+	if (mq_send(h->mqd, buf, len, priority_of(h->st, h->ino)) < 0)
 		return -errno;
 	return len;
 }
@@ -440,7 +465,7 @@ static int mq_listxattr(struct ipc_object *o, GPtrArray *attrs)
 static int mq_getxattr(struct ipc_object *o, const char *attr, GString *value)
 {
 	if (strcmp(attr, XATTR_PRIORITY) == 0) {
-		g_string_printf(value, "%u", priority_of(o->ino));
+		g_string_printf(value, "%u", priority_of(state_of(o), o->ino));
 		return 0;
 	}
 	if (!g_strv_contains((const char *const *)queue_xattrs, attr))
@@ -471,25 +496,26 @@ static int mq_setxattr(struct ipc_object *o, const char *attr, const char *value
 	long prio;
 	if (ipc_parse_long(value, 0, sysconf(_SC_MQ_PRIO_MAX) - 1, &prio) < 0)
 		return -EINVAL;
-	set_priority(o->ino, prio);
+	set_priority(state_of(o), o->ino, prio);
 	return 0;
 }
 
 static const char *const dir_xattrs[] = { XATTR_MAXMSG, XATTR_MSGSIZE, NULL };
 
-static int mq_dir_listxattr(const struct ipc_caller *who, GPtrArray *attrs)
+static int mq_dir_listxattr(struct ipc_state *st, const struct ipc_caller *who, GPtrArray *attrs)
 {
 	for (size_t i = 0; dir_xattrs[i]; i++)
 		g_ptr_array_add(attrs, g_strdup(dir_xattrs[i]));
 	return 0;
 }
 
-static int mq_dir_getxattr(const struct ipc_caller *who, const char *attr, GString *value)
+static int mq_dir_getxattr(struct ipc_state *st, const struct ipc_caller *who, const char *attr,
+			   GString *value)
 {
 	if (!g_strv_contains((const char *const *)dir_xattrs, attr))
 		return -ENODATA;
 	struct mq_attr a;
-	if (!sizes_for(who, &a)) {
+	if (!sizes_for(st, who, &a)) {
 		a.mq_maxmsg = read_proc_long("/proc/sys/fs/mqueue/msg_default", 10);
 		a.mq_msgsize = read_proc_long("/proc/sys/fs/mqueue/msgsize_default", 8192);
 	}
@@ -497,17 +523,18 @@ static int mq_dir_getxattr(const struct ipc_caller *who, const char *attr, GStri
 	return 0;
 }
 
-static struct create_sizes *sizes_of_caller(const struct ipc_caller *who)
+static struct create_sizes *sizes_of_caller(struct ipc_state *st, const struct ipc_caller *who)
 {
-	struct create_sizes *s = g_hash_table_lookup(caller_sizes, GUINT_TO_POINTER(who->uid));
+	struct create_sizes *s = g_hash_table_lookup(st->caller_sizes, GUINT_TO_POINTER(who->uid));
 	if (!s) {
 		s = g_new0(struct create_sizes, 1);
-		g_hash_table_insert(caller_sizes, GUINT_TO_POINTER(who->uid), s);
+		g_hash_table_insert(st->caller_sizes, GUINT_TO_POINTER(who->uid), s);
 	}
 	return s;
 }
 
-static int mq_dir_setxattr(const struct ipc_caller *who, const char *attr, const char *value)
+static int mq_dir_setxattr(struct ipc_state *st, const struct ipc_caller *who, const char *attr,
+			   const char *value)
 {
 	const struct ipc_option *o = strcmp(attr, XATTR_MAXMSG) == 0 ? &mq_options[0] :
 				     strcmp(attr, XATTR_MSGSIZE) == 0 ? &mq_options[1] : NULL;
@@ -516,16 +543,16 @@ static int mq_dir_setxattr(const struct ipc_caller *who, const char *attr, const
 	long v;
 	if (ipc_parse_long(value, o->min, o->max, &v) < 0)
 		return -EINVAL;
-	struct create_sizes *s = sizes_of_caller(who);
+	struct create_sizes *s = sizes_of_caller(st, who);
 	*(o == &mq_options[0] ? &s->maxmsg : &s->msgsize) = v;
 	return 0;
 }
 
-static int mq_dir_removexattr(const struct ipc_caller *who, const char *attr)
+static int mq_dir_removexattr(struct ipc_state *st, const struct ipc_caller *who, const char *attr)
 {
 	if (!g_strv_contains((const char *const *)dir_xattrs, attr))
 		return -ENODATA;
-	struct create_sizes *s = sizes_of_caller(who);
+	struct create_sizes *s = sizes_of_caller(st, who);
 	*(strcmp(attr, XATTR_MAXMSG) == 0 ? &s->maxmsg : &s->msgsize) = 0;
 	return 0;
 }
@@ -536,6 +563,7 @@ const struct ipc_kind ipc_kind_mq = {
 	.options = mq_options,
 	.messages = true,
 	.waits = true,
+	.start = mq_start,
 	.setup = mq_setup,
 	.teardown = mq_teardown,
 	.list = mq_list,

@@ -38,6 +38,7 @@
  * it, by inode. */
 struct sem_mapping {
 	ino_t ino;
+	GHashTable *mappings; /* its state's, which holds it */
 	sem_t *sem;
 	unsigned refs;
 	int notify_fd; /* readable while held > 0 */
@@ -56,20 +57,36 @@ struct ipc_handle {
 	size_t text_len;
 };
 
-static struct ipc_dir semaphores = {
-	.fd = -1,
-	.prefix = SEM_PREFIX,
-	.name_max = NAME_MAX - (sizeof(SEM_PREFIX) - 1),
+/* The semaphores of one /dev/shm. */
+struct ipc_state {
+	struct ipc_dir semaphores; /* first: an object's dir is its state */
+	GHashTable *mappings;      /* ino -> struct sem_mapping, while open */
 };
-static GHashTable *mappings; /* ino -> struct sem_mapping, while open */
 
-static int sem_setup(void)
+static struct ipc_state *state_of(const struct ipc_object *o)
 {
-	semaphores.fd = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (semaphores.fd < 0)
-		return -errno;
-	mappings = g_hash_table_new(g_int64_hash, g_int64_equal);
+	return (struct ipc_state *)o->dir;
+}
+
+static int sem_start(void)
+{
 	ipc_guard_setup();
+	return 0;
+}
+
+static int sem_setup(struct ipc_space *space, struct ipc_state **out)
+{
+	int fd = ipc_space_open(space, "/dev/shm", O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return fd;
+	struct ipc_state *st = g_new0(struct ipc_state, 1);
+	st->semaphores = (struct ipc_dir){
+		.fd = fd,
+		.prefix = SEM_PREFIX,
+		.name_max = NAME_MAX - (sizeof(SEM_PREFIX) - 1),
+	};
+	st->mappings = g_hash_table_new(g_int64_hash, g_int64_equal);
+	*out = st;
 	return 0;
 }
 
@@ -85,24 +102,22 @@ static void stop_token_thread(gpointer key, gpointer value, gpointer data)
 		g_thread_join(g_steal_pointer(&o->thread));
 }
 
-static void sem_teardown(void)
+static void sem_teardown(struct ipc_state *st)
 {
-	if (mappings)
-		g_hash_table_foreach(mappings, stop_token_thread, NULL);
-	if (semaphores.fd >= 0)
-		close(semaphores.fd);
-	semaphores.fd = -1;
-	g_clear_pointer(&mappings, g_hash_table_destroy);
+	g_hash_table_foreach(st->mappings, stop_token_thread, NULL);
+	close(st->semaphores.fd);
+	g_hash_table_destroy(st->mappings);
+	g_free(st);
 }
 
-static int sem_list(GPtrArray *names)
+static int sem_list(struct ipc_state *st, GPtrArray *names)
 {
-	return ipc_dir_list(&semaphores, names);
+	return ipc_dir_list(&st->semaphores, names);
 }
 
-static int sem_find(const char *name, struct ipc_object **out)
+static int sem_find(struct ipc_state *st, const char *name, struct ipc_object **out)
 {
-	return ipc_dir_find(&semaphores, name, O_PATH, out);
+	return ipc_dir_find(&st->semaphores, name, O_PATH, out);
 }
 
 /* A new semaphore file holds one sem_t of value 0, as glibc's sem_open
@@ -119,10 +134,10 @@ static int init_semaphore(int fd)
 	return 0;
 }
 
-static int sem_create(const char *name, mode_t mode, const struct ipc_caller *who,
-		      struct ipc_object **out)
+static int sem_create(struct ipc_state *st, const char *name, mode_t mode,
+		      const struct ipc_caller *who, struct ipc_object **out)
 {
-	return ipc_dir_create(&semaphores, name, mode, who, init_semaphore, out);
+	return ipc_dir_create(&st->semaphores, name, mode, who, init_semaphore, out);
 }
 
 /* A shell's ">" truncates: accepted, and a semaphore has nothing to cut. */
@@ -273,13 +288,15 @@ static bool take_held(struct sem_mapping *o)
 	return true;
 }
 
-static int new_sem_mapping(int fd, const struct stat *st, struct sem_mapping **out)
+static int new_sem_mapping(GHashTable *mappings, int fd, const struct stat *st,
+			   struct sem_mapping **out)
 {
 	void *map = mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		return -errno;
 	struct sem_mapping *o = g_new0(struct sem_mapping, 1);
 	o->ino = st->st_ino;
+	o->mappings = mappings;
 	o->sem = map;
 	o->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (o->notify_fd < 0) {
@@ -304,9 +321,10 @@ static int map_sem_file(struct ipc_object *obj, struct sem_mapping **out)
 	int r = fstat(fd, &st) < 0 ? -errno : 0;
 	if (r == 0 && (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(sem_t)))
 		r = -EUCLEAN; /* too short to hold a semaphore: unusable */
+	GHashTable *mappings = state_of(obj)->mappings;
 	struct sem_mapping *o = r == 0 ? g_hash_table_lookup(mappings, &st.st_ino) : NULL;
 	if (r == 0 && !o)
-		r = new_sem_mapping(fd, &st, &o);
+		r = new_sem_mapping(mappings, fd, &st, &o);
 	close(fd);
 	if (r == 0) {
 		o->refs++;
@@ -325,7 +343,7 @@ static void unmap_sem(struct sem_mapping *o)
 	g_mutex_unlock(&o->lock);
 	if (o->thread)
 		g_thread_join(o->thread);
-	g_hash_table_remove(mappings, &o->ino);
+	g_hash_table_remove(o->mappings, &o->ino);
 	munmap(o->sem, sizeof(sem_t));
 	close(o->notify_fd);
 	g_mutex_clear(&o->lock);
@@ -507,6 +525,7 @@ const struct ipc_kind ipc_kind_sem = {
 	.dir = "sem",
 	.description = "POSIX named semaphores",
 	.waits = true,
+	.start = sem_start,
 	.setup = sem_setup,
 	.teardown = sem_teardown,
 	.list = sem_list,

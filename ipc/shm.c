@@ -24,45 +24,49 @@ struct ipc_handle {
 	bool append;
 };
 
-static struct ipc_dir segments = {
-	.fd = -1,
-	.prefix = "",
-	.foreign_prefix = SEM_PREFIX, /* semaphores: sem/ shows them */
-	.name_max = NAME_MAX,
+/* The segments of one /dev/shm. */
+struct ipc_state {
+	struct ipc_dir segments;
 };
 
-static int shm_setup(void)
+static int shm_setup(struct ipc_space *space, struct ipc_state **out)
 {
-	segments.fd = open(SHM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (segments.fd < 0) {
-		int err = errno;
-		g_warning("%s: %s", SHM_DIR, g_strerror(err));
-		return -err;
+	int fd = ipc_space_open(space, SHM_DIR, O_RDONLY | O_DIRECTORY);
+	if (fd < 0) {
+		g_warning("%s: %s", SHM_DIR, g_strerror(-fd));
+		return fd;
 	}
+	struct ipc_state *st = g_new0(struct ipc_state, 1);
+	st->segments = (struct ipc_dir){
+		.fd = fd,
+		.prefix = "",
+		.foreign_prefix = SEM_PREFIX, /* semaphores: sem/ shows them */
+		.name_max = NAME_MAX,
+	};
+	*out = st;
 	return 0;
 }
 
-static void shm_teardown(void)
+static void shm_teardown(struct ipc_state *st)
 {
-	if (segments.fd >= 0)
-		close(segments.fd);
-	segments.fd = -1;
+	close(st->segments.fd);
+	g_free(st);
 }
 
-static int shm_list(GPtrArray *names)
+static int shm_list(struct ipc_state *st, GPtrArray *names)
 {
-	return ipc_dir_list(&segments, names);
+	return ipc_dir_list(&st->segments, names);
 }
 
-static int shm_find(const char *name, struct ipc_object **out)
+static int shm_find(struct ipc_state *st, const char *name, struct ipc_object **out)
 {
-	return ipc_dir_find(&segments, name, O_PATH, out);
+	return ipc_dir_find(&st->segments, name, O_PATH, out);
 }
 
-static int shm_create(const char *name, mode_t mode, const struct ipc_caller *who,
-		      struct ipc_object **out)
+static int shm_create(struct ipc_state *st, const char *name, mode_t mode,
+		      const struct ipc_caller *who, struct ipc_object **out)
 {
-	return ipc_dir_create(&segments, name, mode, who, NULL, out);
+	return ipc_dir_create(&st->segments, name, mode, who, NULL, out);
 }
 
 /* The segment's file, read-write where the daemon may, so that one backing

@@ -13,7 +13,6 @@
 #define KEY_NAME_LEN 10 /* "0x" + 8 hex digits */
 #define ID_PREFIX "id."
 
-static GHashTable *settings; /* "xattr:uid" -> long, what callers set for creates */
 
 static bool is_key_name(const char *name, size_t len)
 {
@@ -123,8 +122,9 @@ static struct ipc_object *object_new(const struct sysv_kind *k, const char *name
 	return o;
 }
 
-int sysv_find(const struct sysv_kind *k, const char *name, struct ipc_object **out)
+int sysv_find(struct ipc_state *state, const char *name, struct ipc_object **out)
 {
+	const struct sysv_kind *k = state->kind;
 	struct sysv_stat st;
 	int r = resolve(k, name, &st);
 	if (r == 0)
@@ -132,8 +132,9 @@ int sysv_find(const struct sysv_kind *k, const char *name, struct ipc_object **o
 	return r;
 }
 
-int sysv_list(const struct sysv_kind *k, GPtrArray *names)
+int sysv_list(struct ipc_state *state, GPtrArray *names)
 {
+	const struct sysv_kind *k = state->kind;
 	int max = k->max_index();
 	if (max < 0)
 		return max;
@@ -173,20 +174,22 @@ void sysv_release(struct ipc_object *o)
 	g_free(o);
 }
 
-static long create_size_for(const struct sysv_kind *k, const struct ipc_caller *who)
+static long create_size_for(struct ipc_state *state, const struct ipc_caller *who)
 {
+	const struct sysv_kind *k = state->kind;
 	if (!k->create_size)
 		return 0;
 	g_autofree char *key = g_strdup_printf("%s:%u", k->create_xattr, who->uid);
-	gpointer v = settings ? g_hash_table_lookup(settings, key) : NULL;
+	gpointer v = g_hash_table_lookup(state->settings, key);
 	if (v)
 		return GPOINTER_TO_SIZE(v);
 	return *k->create_size->value ? *k->create_size->value : k->create_default;
 }
 
-int sysv_create(const struct sysv_kind *k, const char *name, mode_t mode,
+int sysv_create(struct ipc_state *state, const char *name, mode_t mode,
 		const struct ipc_caller *who, struct ipc_object **out)
 {
+	const struct sysv_kind *k = state->kind;
 	key_t key;
 	int id;
 	int r = parse_name(k, name, &key, &id);
@@ -197,7 +200,7 @@ int sysv_create(const struct sysv_kind *k, const char *name, mode_t mode,
 		struct sysv_stat st;
 		return resolve(k, name, &st) == 0 ? -EEXIST : -EINVAL;
 	}
-	id = k->get(key, IPC_CREAT | IPC_EXCL | (mode & 0777), create_size_for(k, who));
+	id = k->get(key, IPC_CREAT | IPC_EXCL | (mode & 0777), create_size_for(state, who));
 	if (id < 0)
 		return id;
 	/* The daemon made it: the caller owns it. */
@@ -304,44 +307,45 @@ int sysv_getxattr(struct ipc_object *o, const char *attr, GString *value)
 	return kind_xattr(k, &st, attr + strlen(k->xattr_prefix), value);
 }
 
-int sysv_dir_listxattr(const struct sysv_kind *k, const struct ipc_caller *who, GPtrArray *attrs)
+int sysv_dir_listxattr(struct ipc_state *state, const struct ipc_caller *who, GPtrArray *attrs)
 {
+	const struct sysv_kind *k = state->kind;
 	if (k->create_xattr)
 		g_ptr_array_add(attrs, g_strdup(k->create_xattr));
 	return 0;
 }
 
-int sysv_dir_getxattr(const struct sysv_kind *k, const struct ipc_caller *who,
+int sysv_dir_getxattr(struct ipc_state *state, const struct ipc_caller *who,
 		      const char *attr, GString *value)
 {
+	const struct sysv_kind *k = state->kind;
 	if (!k->create_xattr || strcmp(attr, k->create_xattr) != 0)
 		return -ENODATA;
-	g_string_printf(value, "%ld", create_size_for(k, who));
+	g_string_printf(value, "%ld", create_size_for(state, who));
 	return 0;
 }
 
-int sysv_dir_setxattr(const struct sysv_kind *k, const struct ipc_caller *who,
+int sysv_dir_setxattr(struct ipc_state *state, const struct ipc_caller *who,
 		      const char *attr, const char *value)
 {
+	const struct sysv_kind *k = state->kind;
 	if (!k->create_xattr || strcmp(attr, k->create_xattr) != 0)
 		return -ENOTSUP;
 	const struct ipc_option *o = k->create_size;
 	long v;
 	if (ipc_parse_long(value, o->min, o->max, &v) < 0)
 		return -EINVAL;
-	if (!settings)
-		settings = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	g_hash_table_insert(settings, g_strdup_printf("%s:%u", attr, who->uid), GSIZE_TO_POINTER(v));
+	g_hash_table_insert(state->settings, g_strdup_printf("%s:%u", attr, who->uid), GSIZE_TO_POINTER(v));
 	return 0;
 }
 
-int sysv_dir_removexattr(const struct sysv_kind *k, const struct ipc_caller *who, const char *attr)
+int sysv_dir_removexattr(struct ipc_state *state, const struct ipc_caller *who, const char *attr)
 {
+	const struct sysv_kind *k = state->kind;
 	if (!k->create_xattr || strcmp(attr, k->create_xattr) != 0)
 		return -ENODATA;
 	g_autofree char *key = g_strdup_printf("%s:%u", attr, who->uid);
-	if (settings)
-		g_hash_table_remove(settings, key);
+	g_hash_table_remove(state->settings, key);
 	return 0;
 }
 
@@ -350,14 +354,28 @@ long sysv_call_errno(const struct sysv_kind *k, int id)
 	return sysv_errno(k, id, -errno);
 }
 
-int sysv_setup(void)
+int sysv_start(void)
 {
 	ipc_blocking_setup();
 	return 0;
 }
 
-void sysv_teardown(void)
+void sysv_stop(void)
 {
 	ipc_blocking_teardown();
-	g_clear_pointer(&settings, g_hash_table_destroy);
+}
+
+int sysv_setup(const struct sysv_kind *k, struct ipc_state **out)
+{
+	struct ipc_state *st = g_new0(struct ipc_state, 1);
+	st->kind = k;
+	st->settings = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	*out = st;
+	return 0;
+}
+
+void sysv_teardown(struct ipc_state *st)
+{
+	g_hash_table_destroy(st->settings);
+	g_free(st);
 }

@@ -47,6 +47,12 @@ struct sysv_kind {
 	int (*remove)(int id);
 };
 
+/* One kind in one IPC namespace. */
+struct ipc_state {
+	const struct sysv_kind *kind;
+	GHashTable *settings; /* "xattr:uid" -> long, what callers set for creates */
+};
+
 /* A reference to one object: its id, which carries the kernel's sequence
  * number, so an id reused for another object is another id. */
 struct ipc_object {
@@ -56,21 +62,21 @@ struct ipc_object {
 	struct sysv_stat last; /* as last seen: what a stat shows once it is gone */
 };
 
-int sysv_list(const struct sysv_kind *k, GPtrArray *names);
+int sysv_list(struct ipc_state *st, GPtrArray *names);
 /* The object name stands for: "0x" and eight hex digits, its key, or
  * "id.N" for an IPC_PRIVATE object. */
-int sysv_find(const struct sysv_kind *k, const char *name, struct ipc_object **out);
-int sysv_create(const struct sysv_kind *k, const char *name, mode_t mode,
+int sysv_find(struct ipc_state *st, const char *name, struct ipc_object **out);
+int sysv_create(struct ipc_state *st, const char *name, mode_t mode,
 		const struct ipc_caller *who, struct ipc_object **out);
 /* The object as it is now; false, and as it was last seen, once it is
  * gone (nlink 0). */
 bool sysv_object_stat(struct ipc_object *o, struct sysv_stat *st);
-int sysv_dir_listxattr(const struct sysv_kind *k, const struct ipc_caller *who, GPtrArray *attrs);
-int sysv_dir_getxattr(const struct sysv_kind *k, const struct ipc_caller *who,
+int sysv_dir_listxattr(struct ipc_state *st, const struct ipc_caller *who, GPtrArray *attrs);
+int sysv_dir_getxattr(struct ipc_state *st, const struct ipc_caller *who,
 		      const char *attr, GString *value);
-int sysv_dir_setxattr(const struct sysv_kind *k, const struct ipc_caller *who,
+int sysv_dir_setxattr(struct ipc_state *st, const struct ipc_caller *who,
 		      const char *attr, const char *value);
-int sysv_dir_removexattr(const struct sysv_kind *k, const struct ipc_caller *who, const char *attr);
+int sysv_dir_removexattr(struct ipc_state *st, const struct ipc_caller *who, const char *attr);
 
 /* The operations of struct ipc_kind, the same for the three kinds. */
 void sysv_release(struct ipc_object *o);
@@ -89,32 +95,26 @@ long sysv_errno(const struct sysv_kind *k, int id, long r);
 /* The same, for the errno of a call that just failed. */
 long sysv_call_errno(const struct sysv_kind *k, int id);
 
-/* Each kind's setup and teardown: the pool of waiting calls, the
- * callers' settings. Run more than once, they do nothing more. */
-int sysv_setup(void);
-void sysv_teardown(void);
+/* Once for the daemon: the pool of waiting calls. */
+int sysv_start(void);
+void sysv_stop(void);
+/* A kind k in one namespace: the callers' settings. */
+int sysv_setup(const struct sysv_kind *k, struct ipc_state **out);
+void sysv_teardown(struct ipc_state *st);
 
-/* The struct ipc_kind functions that need the kind, for a kind whose
- * struct sysv_kind is SK; SYSV_FIELDS(P) fills in every shared one. */
-#define SYSV_KIND_OPS(P, SK)                                                               \
-	static int P##_list(GPtrArray *names) { return sysv_list(&SK, names); }              \
-	static int P##_find(const char *name, struct ipc_object **out)                      \
-	{ return sysv_find(&SK, name, out); }                                                \
-	static int P##_create(const char *name, mode_t mode, const struct ipc_caller *who,  \
-			      struct ipc_object **out)                                      \
-	{ return sysv_create(&SK, name, mode, who, out); }                                   \
-	static int P##_dir_listxattr(const struct ipc_caller *who, GPtrArray *attrs)        \
-	{ return sysv_dir_listxattr(&SK, who, attrs); }                                      \
-	static int P##_dir_getxattr(const struct ipc_caller *who, const char *attr, GString *value) \
-	{ return sysv_dir_getxattr(&SK, who, attr, value); }                                 \
-	static int P##_dir_setxattr(const struct ipc_caller *who, const char *attr, const char *value) \
-	{ return sysv_dir_setxattr(&SK, who, attr, value); }                                 \
-	static int P##_dir_removexattr(const struct ipc_caller *who, const char *attr)      \
-	{ return sysv_dir_removexattr(&SK, who, attr); }
+/* The setup of a kind whose struct sysv_kind is SK; SYSV_FIELDS(P) fills
+ * in every struct ipc_kind field the three kinds share. */
+#define SYSV_KIND_OPS(P, SK)                                                    \
+	static int P##_setup(struct ipc_space *space, struct ipc_state **out)     \
+	{                                                                         \
+		return sysv_setup(&SK, out);                                      \
+	}
 
 #define SYSV_FIELDS(P)                                                                     \
-	.list = P##_list, .find = P##_find, .create = P##_create, .release = sysv_release,  \
-	.stat = sysv_stat, .unlink = sysv_unlink, .chmod = sysv_chmod, .chown = sysv_chown, \
-	.truncate = sysv_truncate, .listxattr = sysv_listxattr, .getxattr = sysv_getxattr,  \
-	.dir_listxattr = P##_dir_listxattr, .dir_getxattr = P##_dir_getxattr,                \
-	.dir_setxattr = P##_dir_setxattr, .dir_removexattr = P##_dir_removexattr
+	.start = sysv_start, .stop = sysv_stop, .setup = P##_setup,                           \
+	.teardown = sysv_teardown, .list = sysv_list, .find = sysv_find,                      \
+	.create = sysv_create, .release = sysv_release, .stat = sysv_stat,                    \
+	.unlink = sysv_unlink, .chmod = sysv_chmod, .chown = sysv_chown,                      \
+	.truncate = sysv_truncate, .listxattr = sysv_listxattr, .getxattr = sysv_getxattr,    \
+	.dir_listxattr = sysv_dir_listxattr, .dir_getxattr = sysv_dir_getxattr,               \
+	.dir_setxattr = sysv_dir_setxattr, .dir_removexattr = sysv_dir_removexattr

@@ -463,8 +463,6 @@ const struct ipc_kind ipc_kind_sysv_msg = {
 	.options = ipc_blocking_options,
 	.messages = true,
 	.waits = true,
-	.setup = sysv_setup,
-	.teardown = sysv_teardown,
 	SYSV_FIELDS(sysv_msg),
 	.open = msg_open,
 	.read = msg_read,

@@ -324,8 +324,6 @@ const struct ipc_kind ipc_kind_sysv_sem = {
 	.description = "System V semaphore sets",
 	.options = sem_options,
 	.waits = true,
-	.setup = sysv_setup,
-	.teardown = sysv_teardown,
 	SYSV_FIELDS(sysv_sem),
 	.open = sem_open_handle,
 	.read = sem_read,

@@ -258,8 +258,6 @@ const struct ipc_kind ipc_kind_sysv_shm = {
 	.dir = "sysv/shm",
 	.description = "System V shared memory segments",
 	.options = shm_options,
-	.setup = sysv_setup,
-	.teardown = sysv_teardown,
 	SYSV_FIELDS(sysv_shm),
 	.open = shm_open_handle,
 	.read = shm_read,

@@ -1,0 +1,49 @@
+/* ipc/space.h: one IPC namespace, as the kinds reach it: the daemon's own,
+ * or another one reached through a process in it. Its System V objects
+ * and POSIX queues are those of the namespace; its /dev/shm is the one
+ * that process sees (its mount namespace's).
+ *
+ * Nothing here keeps another namespace alive: no descriptor of it is held
+ * between calls. Each visit finds a process in it afresh (the one seen
+ * last, checked, or another), and fails with -ESRCH once none is left. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct ipc_space;
+
+/* Once, on the thread that starts the daemon: its own namespace. */
+int ipc_spaces_setup(void);
+void ipc_spaces_teardown(void);
+
+/* The daemon's own namespace; NULL stands for it everywhere too. */
+struct ipc_space *ipc_space_own(void);
+/* Namespace ns (its inode number), reached through pid, a process in it. */
+int ipc_space_new(ino_t ns, pid_t pid, struct ipc_space **out);
+struct ipc_space *ipc_space_ref(struct ipc_space *s);
+void ipc_space_unref(struct ipc_space *s);
+bool ipc_space_is_own(const struct ipc_space *s);
+ino_t ipc_space_ns(const struct ipc_space *s);
+/* A process in the namespace now, or -ESRCH if there is none. */
+pid_t ipc_space_process(struct ipc_space *s);
+
+/* The calling thread is in s's IPC namespace from enter until leave: the
+ * calls that act on the caller's namespace (msgget, semop, shmat, fsopen
+ * of mqueue...) then act on s's. A thread already in s stays. */
+struct ipc_visit {
+	bool moved;
+	struct ipc_space *before;
+};
+/* Fails with -ESRCH where no process is left; leave is called either way. */
+int ipc_space_enter(struct ipc_space *s, struct ipc_visit *v);
+void ipc_space_leave(struct ipc_visit *v);
+/* The space the calling thread acts for, between enter and leave (even
+ * one it could not enter); NULL (the daemon's own) otherwise. */
+struct ipc_space *ipc_space_current(void);
+
+/* path, absolute, opened with flags as a process of s sees it. */
+int ipc_space_open(struct ipc_space *s, const char *path, int flags);
+
+/* The inode number of process pid's IPC namespace, or a negative errno. */
+long ipc_ns_of(pid_t pid);
