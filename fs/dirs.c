@@ -18,10 +18,26 @@ static void listing_add(struct dir_listing *l, const char *name, fuse_ino_t ino,
 	g_array_append_val(l->types, type);
 }
 
+/* The namespaces there are now, whatever trees were made before. */
+static int list_namespaces(struct node *dir, struct dir_listing *l)
+{
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	int r = ns_list(names);
+	for (guint i = 0; r == 0 && i < names->len; i++) {
+		struct node *n = node_subdir(dir, names->pdata[i]);
+		listing_add(l, names->pdata[i], n && !ns_gone(n->ns) ? n->ino : 0xffffffffu, S_IFDIR);
+	}
+	return r;
+}
+
 static int list_dir(struct node *dir, struct dir_listing *l)
 {
 	listing_add(l, ".", dir->ino, S_IFDIR);
 	listing_add(l, "..", dir->parent ? dir->parent->ino : dir->ino, S_IFDIR);
+	if (dir->ns && ns_gone(dir->ns))
+		return -ENOENT;
+	if (dir->ns_root)
+		return list_namespaces(dir, l);
 	GHashTableIter it;
 	gpointer key, value;
 	g_hash_table_iter_init(&it, dir->subdirs);

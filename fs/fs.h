@@ -22,6 +22,10 @@ struct node {
 	GHashTable *objects;  /* a kind's directory: name -> struct node, looked up */
 	GHashTable *files;    /* directories: name -> struct node, fixed files */
 	bool fixed;           /* a fixed file: never forgotten */
+	bool ns_root;         /* ns/ */
+	bool under_ns;        /* ns/ and every directory below it: root's, short-lived */
+	bool ns_top;          /* ns/N: counts its lookups, freed once forgotten and gone */
+	struct ns_entry *ns;  /* below ns/: the namespace's tree it belongs to */
 	uint64_t nlookup;
 	uint64_t object_id;   /* the identity of the object the node stands for */
 	/* Its attributes as last told to the kernel: what a getattr of a node
@@ -62,6 +66,11 @@ enum node_use { NODE_AS_CHECKED, NODE_TO_OPEN, NODE_TO_STAT };
 struct node *nodes_build_tree(const struct ipc_instance *instances);
 /* The instances the tree was built of. */
 const struct ipc_instance *nodes_instances(void);
+/* ns/NAME, with the kind directories of instances below it, for e. */
+struct node *nodes_add_ns_tree(struct node *ns_root, const char *name,
+			       const struct ipc_instance *instances, struct ns_entry *e);
+/* Forgets top and every node below it. */
+void nodes_remove_subtree(struct node *top);
 void nodes_free_tree(void);
 struct node *node_get(fuse_ino_t ino);
 struct node *node_subdir(struct node *dir, const char *name);
@@ -200,6 +209,18 @@ void holders_getxattr(fuse_req_t req, struct node *n, size_t size);
 /* How many objects of in a scan that is done found held; or an error. */
 int holders_count(const struct ipc_holders *scan, const struct ipc_instance *in);
 
+/* fs/ns.c: ns/, the other IPC namespaces of the host. */
+struct ns_entry;
+void ns_init(void);
+void ns_shutdown(void);
+/* ns/name, one more lookup counted; -ENOENT if no such namespace lives. */
+int ns_lookup(struct node *ns_root, const char *name, struct node **out);
+int ns_list(GPtrArray *names); /* the names of ns/ now */
+bool ns_gone(const struct ns_entry *e);
+void ns_forgotten(struct ns_entry *e); /* the kernel forgot ns/N */
+int ns_listxattr(struct ns_entry *e, GPtrArray *names);
+int ns_getxattr(struct ns_entry *e, const char *name, GString *value);
+
 /* fs/transport.c: FUSE over io_uring, or /dev/fuse. */
 /* An option: 0 taken, 1 not ours (or libfuse's too), -EINVAL bad. */
 int transport_option(const char *arg);
@@ -221,6 +242,7 @@ void requests_stop(void); /* from now on, requests are answered ENODEV */
 
 /* fs/status.c: the read-only file "status" at the root of the mount. */
 #define STATUS_NAME "status"
+#define NS_NAME "ns"
 extern const struct ipc_instance status_instance;
 
 /* fs/ops.c: the request table. */

@@ -30,7 +30,7 @@ static void object_files(const struct ipc_instance *in, struct ipc_object *o,
 	g_autoptr(GArray) inos = g_array_new(FALSE, FALSE, sizeof(fuse_ino_t));
 	nodes_of_object(in, object_id, inos);
 	for (guint i = 0; i < inos->len; i++) {
-		id = (struct ipc_file_id){ mount_dev, g_array_index(inos, fuse_ino_t, i) };
+		id = (struct ipc_file_id){ mount_dev, g_array_index(inos, fuse_ino_t, i), 0 };
 		g_array_append_val(ids, id);
 	}
 }

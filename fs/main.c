@@ -255,6 +255,7 @@ static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opt
 		fuse_session_destroy(se);
 		return 1;
 	}
+	ns_init();
 	nodes_build_tree(own);
 	ops_start();
 	int status = 1;
@@ -272,6 +273,7 @@ static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opt
 	}
 	fuse_session_destroy(se); /* stops the ring threads first */
 	stats_shutdown();
+	ns_shutdown();
 	nodes_free_tree();
 	ipc_instances_free(own);
 	ipc_kinds_stop();

@@ -79,21 +79,66 @@ struct node *node_fixed_file(struct node *dir, const char *name)
 	return dir->files ? g_hash_table_lookup(dir->files, name) : NULL;
 }
 
+/* A directory for each kind of instances below top. */
+static void build_kind_dirs(struct node *top, const struct ipc_instance *instances,
+			    struct ns_entry *e)
+{
+	for (const struct ipc_instance *in = instances; in->kind; in++) {
+		g_auto(GStrv) parts = g_strsplit(in->kind->dir, "/", -1);
+		struct node *dir = top;
+		for (size_t j = 0; parts[j]; j++) {
+			dir = subdir_make(dir, parts[j]);
+			dir->under_ns = top->under_ns;
+			dir->ns = e;
+		}
+		dir->inst = in;
+		dir->objects = g_hash_table_new(g_str_hash, g_str_equal);
+	}
+}
+
 struct node *nodes_build_tree(const struct ipc_instance *instances)
 {
 	by_ino = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)node_free);
 	root = node_new(NULL, "", true);
 	root_instances = instances;
-	for (const struct ipc_instance *in = instances; in->kind; in++) {
-		g_auto(GStrv) parts = g_strsplit(in->kind->dir, "/", -1);
-		struct node *dir = root;
-		for (size_t j = 0; parts[j]; j++)
-			dir = subdir_make(dir, parts[j]);
-		dir->inst = in;
-		dir->objects = g_hash_table_new(g_str_hash, g_str_equal);
-	}
+	build_kind_dirs(root, instances, NULL);
+	struct node *ns = subdir_make(root, NS_NAME);
+	ns->ns_root = ns->under_ns = true;
 	fixed_file_make(root, STATUS_NAME, &status_instance);
 	return root;
+}
+
+struct node *nodes_add_ns_tree(struct node *ns_root, const char *name,
+			       const struct ipc_instance *instances, struct ns_entry *e)
+{
+	struct node *top = subdir_make(ns_root, name);
+	top->under_ns = top->ns_top = true;
+	top->ns = e;
+	build_kind_dirs(top, instances, e);
+	return top;
+}
+
+static void remove_node(struct node *n)
+{
+	if (n->subdirs) {
+		g_autoptr(GList) dirs = g_hash_table_get_values(n->subdirs);
+		for (GList *i = dirs; i; i = i->next)
+			remove_node(i->data);
+	}
+	if (n->objects) {
+		/* The kernel forgot each before its directory: none is left
+		 * but one it was never told of. */
+		g_autoptr(GList) objects = g_hash_table_get_values(n->objects);
+		for (GList *i = objects; i; i = i->next)
+			g_hash_table_remove(by_ino, &((struct node *)i->data)->ino);
+	}
+	g_hash_table_remove(by_ino, &n->ino);
+}
+
+void nodes_remove_subtree(struct node *top)
+{
+	g_hash_table_remove(top->parent->subdirs, top->name);
+	remove_node(top);
 }
 
 const struct ipc_instance *nodes_instances(void)
@@ -132,7 +177,8 @@ struct node *node_subdir(struct node *dir, const char *name)
 
 double node_entry_seconds(const struct node *n)
 {
-	return n->is_dir ? 24 * 3600.0 : 0;
+	/* Below ns/, a namespace may go at any time. */
+	return n->is_dir && !n->under_ns ? 24 * 3600.0 : n->is_dir ? 1.0 : 0;
 }
 
 double node_attr_seconds(const struct node *n)
@@ -251,6 +297,12 @@ void node_file_closed(struct node *n)
 
 void node_forget(struct node *n, uint64_t count)
 {
+	if (n->ns_top) {
+		n->nlookup = count >= n->nlookup ? 0 : n->nlookup - count;
+		if (n->nlookup == 0)
+			ns_forgotten(n->ns);
+		return;
+	}
 	if (n->is_dir || n->fixed)
 		return;
 	n->nlookup = count >= n->nlookup ? 0 : n->nlookup - count;

@@ -25,6 +25,13 @@ static struct ipc_caller caller_of(fuse_req_t req)
 	return (struct ipc_caller){ ctx->uid, ctx->gid, ctx->pid };
 }
 
+/* ns/ is root's alone: the kernel then lets nobody else list it or
+ * reach anything below it, even on an allow_other mount. */
+static mode_t dir_mode(const struct node *n)
+{
+	return n->ns_root ? 0700 : node_is_kind_dir(n) ? 0777 : n->under_ns ? 0555 : 0755;
+}
+
 static void dir_attr(const struct node *n, struct stat *st)
 {
 	*st = (struct stat){
@@ -33,7 +40,7 @@ static void dir_attr(const struct node *n, struct stat *st)
 		 * sticky bit is kept by ipcfs_unlink rather than shown: the kernel
 		 * lets only a sticky directory's owner set its user.* xattrs,
 		 * which are how each user picks the sizes of new objects. */
-		.st_mode = S_IFDIR | (node_is_kind_dir(n) ? 0777 : 0755),
+		.st_mode = S_IFDIR | dir_mode(n),
 		.st_nlink = 2 + (n->subdirs ? g_hash_table_size(n->subdirs) : 0),
 		.st_blksize = 4096,
 	};
@@ -79,6 +86,8 @@ static int object_attr(struct node *n, struct node_ref *ref, struct stat *st)
 static int node_attr(struct node *n, pid_t caller, struct stat *st)
 {
 	if (n->is_dir) {
+		if (n->ns && ns_gone(n->ns))
+			return -ENOENT;
 		dir_attr(n, st);
 		return 0;
 	}
@@ -150,9 +159,13 @@ int ops_lookup(struct node *dir, const char *name, struct node **out, struct sta
 		n = strcmp(name, ".") == 0 || !dir->parent ? dir : dir->parent;
 		dir_attr(n, st);
 		r = 0;
+	} else if (dir->ns_root) {
+		if ((r = ns_lookup(dir, name, &n)) == 0)
+			dir_attr(n, st);
 	} else if ((n = node_subdir(dir, name))) {
-		dir_attr(n, st);
-		r = 0;
+		r = n->ns && ns_gone(n->ns) ? -ENOENT : 0;
+		if (r == 0)
+			dir_attr(n, st);
 	} else if ((n = node_fixed_file(dir, name))) {
 		r = node_attr(n, 0, st); /* a fixed file is never stale */
 	} else if (node_is_kind_dir(dir)) {
@@ -553,8 +566,12 @@ static void ipcfs_statfs(fuse_req_t req, fuse_ino_t ino)
 static int get_xattr(fuse_req_t req, struct node *n, const char *name, GString *value)
 {
 	struct ipc_caller who = caller_of(req);
+	if (n->ns_top)
+		return ns_getxattr(n->ns, name, value);
 	if (node_is_kind_dir(n))
-		return n->inst->kind->dir_getxattr ? IPC_CALL(n->inst, dir_getxattr, n->inst->state, &who, name, value) : -ENODATA;
+		return n->inst->kind->dir_getxattr ?
+			       IPC_CALL(n->inst, dir_getxattr, n->inst->state, &who, name, value) :
+			       -ENODATA;
 	if (n->is_dir || !n->inst->kind->getxattr)
 		return -ENODATA;
 	struct node_ref ref;
@@ -590,7 +607,9 @@ static int list_xattrs(fuse_req_t req, struct node *n, GString *out)
 	struct ipc_caller who = caller_of(req);
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
 	int r = 0;
-	if (node_is_kind_dir(n) && n->inst->kind->dir_listxattr) {
+	if (n->ns_top) {
+		r = ns_listxattr(n->ns, names);
+	} else if (node_is_kind_dir(n) && n->inst->kind->dir_listxattr) {
 		r = IPC_CALL(n->inst, dir_listxattr, n->inst->state, &who, names);
 	} else if (!n->is_dir && n->inst->kind->listxattr) {
 		struct node_ref ref;

@@ -231,6 +231,6 @@ int ipc_file_set_times(struct ipc_object *o, const struct timespec times[2])
 
 int ipc_file_id(struct ipc_object *o, struct ipc_file_id *id)
 {
-	*id = (struct ipc_file_id){ o->dev, o->ino };
+	*id = (struct ipc_file_id){ o->dev, o->ino, 0 };
 	return 0;
 }

@@ -27,13 +27,13 @@ struct ipc_holders {
 static guint file_id_hash(gconstpointer p)
 {
 	const struct ipc_file_id *id = p;
-	return g_direct_hash(GSIZE_TO_POINTER(id->ino ^ (id->dev * 2654435761u)));
+	return g_direct_hash(GSIZE_TO_POINTER(id->ino ^ (id->dev * 2654435761u) ^ (id->ns << 7)));
 }
 
 static gboolean file_id_equal(gconstpointer a, gconstpointer b)
 {
 	const struct ipc_file_id *x = a, *y = b;
-	return x->dev == y->dev && x->ino == y->ino;
+	return x->dev == y->dev && x->ino == y->ino && x->ns == y->ns;
 }
 
 struct process {
@@ -55,9 +55,9 @@ static void pids_free(gpointer p)
 
 /* Once per process and file, however many descriptors or mappings: a
  * process is scanned whole before the next. */
-static void note_held(struct ipc_holders *s, dev_t dev, ino_t ino, pid_t pid)
+static void note_held(struct ipc_holders *s, dev_t dev, ino_t ino, ino_t ns, pid_t pid)
 {
-	struct ipc_file_id id = { dev, ino };
+	struct ipc_file_id id = { dev, ino, ns };
 	GArray *pids = g_hash_table_lookup(s->held, &id);
 	if (!pids) {
 		pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
@@ -104,7 +104,8 @@ static void scan_descriptors(struct ipc_holders *s, int pid_dir, pid_t pid)
 		 * system: the descriptor may be of a FUSE mount, this one. */
 		struct statx stx;
 		if (statx(dirfd(d), e->d_name, AT_STATX_DONT_SYNC, STATX_INO, &stx) == 0)
-			note_held(s, makedev(stx.stx_dev_major, stx.stx_dev_minor), stx.stx_ino, pid);
+			note_held(s, makedev(stx.stx_dev_major, stx.stx_dev_minor), stx.stx_ino, 0,
+				  pid);
 	}
 	closedir(d);
 }
@@ -115,6 +116,7 @@ static void scan_maps(struct ipc_holders *s, int pid_dir, pid_t pid)
 	g_autoptr(GString) maps = read_proc_file(pid_dir, "maps");
 	if (!maps)
 		return;
+	ino_t ns = 0; /* the process's IPC namespace, once a segment is seen */
 	for (char *line = maps->str, *next; *line; line = next) {
 		char *end = strchr(line, '\n');
 		next = end ? end + 1 : line + strlen(line);
@@ -126,10 +128,14 @@ static void scan_maps(struct ipc_holders *s, int pid_dir, pid_t pid)
 		if (sscanf(line, "%*x-%*x %*s %*x %x:%x %lu %n", &major, &minor, &ino, &path) < 3 ||
 		    ino == 0)
 			continue;
-		if (path && g_str_has_prefix(line + path, "/SYSV"))
-			note_held(s, IPC_FILE_SYSV_SHM, ino, pid);
-		else
-			note_held(s, makedev(major, minor), ino, pid);
+		struct stat st;
+		if (path && g_str_has_prefix(line + path, "/SYSV")) {
+			if (ns == 0 && fstatat(pid_dir, "ns/ipc", &st, 0) == 0)
+				ns = st.st_ino;
+			note_held(s, IPC_FILE_SYSV_SHM, ino, ns, pid);
+		} else {
+			note_held(s, makedev(major, minor), ino, 0, pid);
+		}
 	}
 }
 

@@ -17,10 +17,12 @@
 struct ipc_file_id {
 	dev_t dev;
 	ino_t ino;
+	ino_t ns; /* for IPC_FILE_SYSV_SHM: the IPC namespace's inode; else 0 */
 };
 /* The device of a System V segment's id: the kernel gives each segment a
  * file whose inode number is its shmid, mapped as "/SYSV%08x" (its key);
- * the inode numbers of that internal mount are matched by that name. */
+ * the inode numbers of that internal mount are matched by that name, in
+ * the holder's IPC namespace (shmids of two namespaces may be equal). */
 #define IPC_FILE_SYSV_SHM ((dev_t)-1)
 
 struct ipc_holders;

@@ -6,6 +6,7 @@
  * retry. Optional operations are NULL; the caller answers for them. */
 #pragma once
 
+#include <errno.h>
 #include <glib.h>
 #include <stdio.h>
 #include <stdbool.h>
@@ -91,6 +92,11 @@ struct ipc_kind {
 	 * torn down only once none is left. */
 	int (*setup)(struct ipc_space *space, struct ipc_state **out);
 	void (*teardown)(struct ipc_state *st);
+	/* The namespace has no process left: close what would keep it (a
+	 * mount of it, a directory of its /dev/shm). Nothing but release,
+	 * close and teardown is asked of the state after; NULL: nothing to
+	 * close. */
+	void (*let_go)(struct ipc_state *st);
 
 	int (*list)(struct ipc_state *st, GPtrArray *names); /* appends g_strdup'd names */
 	/* The object name holds now, as a new reference; -ENOENT if none. */
@@ -160,6 +166,7 @@ struct ipc_instance {
 	const struct ipc_kind *kind;
 	struct ipc_space *space; /* NULL: the daemon's own */
 	struct ipc_state *state;
+	bool gone; /* its namespace is: every call but release and close is ENOENT */
 };
 
 /* Calls op of in's kind, with the arguments given, on a thread that is in
@@ -168,8 +175,9 @@ struct ipc_instance {
  * process left. */
 #define IPC_CALL(in, op, ...)                                            \
 	({                                                                \
-		struct ipc_visit ipc_visit_;                              \
-		long ipc_r_ = ipc_space_enter((in)->space, &ipc_visit_);  \
+		struct ipc_visit ipc_visit_ = { false, ipc_space_current() }; \
+		long ipc_r_ = (in)->gone ? -ENOENT :                      \
+			      ipc_space_enter((in)->space, &ipc_visit_);  \
 		if (ipc_r_ == 0)                                          \
 			ipc_r_ = (in)->kind->op(__VA_ARGS__);             \
 		ipc_space_leave(&ipc_visit_);                             \
@@ -195,6 +203,8 @@ void ipc_kinds_stop(void);
  * array of instances, as many as kinds. */
 int ipc_instances_new(struct ipc_space *space, struct ipc_instance **out);
 void ipc_instances_free(struct ipc_instance *all);
+/* Their namespace has no process left: each lets go of it. */
+void ipc_instances_let_go(struct ipc_instance *all);
 /* Sets a kind's "-o NAME=VALUE" option; -ENOENT if no kind takes NAME. */
 int ipc_kinds_set_option(const char *name, const char *value);
 void ipc_kinds_print_options(FILE *out);

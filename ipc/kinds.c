@@ -85,6 +85,15 @@ int ipc_instances_new(struct ipc_space *space, struct ipc_instance **out)
 	return 0;
 }
 
+void ipc_instances_let_go(struct ipc_instance *all)
+{
+	for (struct ipc_instance *in = all; in->kind; in++) {
+		if (!in->gone && in->state && in->kind->let_go)
+			in->kind->let_go(in->state);
+		in->gone = true;
+	}
+}
+
 void ipc_instances_free(struct ipc_instance *all)
 {
 	if (!all)

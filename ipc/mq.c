@@ -151,9 +151,17 @@ static int mq_setup(struct ipc_space *space, struct ipc_state **out)
 	return 0;
 }
 
-static void mq_teardown(struct ipc_state *st)
+/* The mount or directory, which would keep the namespace's objects. */
+static void mq_let_go(struct ipc_state *st)
 {
 	close(st->queues.fd);
+	st->queues.fd = -1;
+}
+
+static void mq_teardown(struct ipc_state *st)
+{
+	if (st->queues.fd >= 0)
+		close(st->queues.fd);
 	g_hash_table_destroy(st->send_priority);
 	g_hash_table_destroy(st->caller_sizes);
 	g_free(st);
@@ -566,6 +574,7 @@ const struct ipc_kind ipc_kind_mq = {
 	.start = mq_start,
 	.setup = mq_setup,
 	.teardown = mq_teardown,
+	.let_go = mq_let_go,
 	.list = mq_list,
 	.find = mq_find,
 	.create = mq_create,

@@ -102,10 +102,18 @@ static void stop_token_thread(gpointer key, gpointer value, gpointer data)
 		g_thread_join(g_steal_pointer(&o->thread));
 }
 
+/* The mount or directory, which would keep the namespace's objects. */
+static void sem_let_go(struct ipc_state *st)
+{
+	close(st->semaphores.fd);
+	st->semaphores.fd = -1;
+}
+
 static void sem_teardown(struct ipc_state *st)
 {
 	g_hash_table_foreach(st->mappings, stop_token_thread, NULL);
-	close(st->semaphores.fd);
+	if (st->semaphores.fd >= 0)
+		close(st->semaphores.fd);
 	g_hash_table_destroy(st->mappings);
 	g_free(st);
 }
@@ -528,6 +536,7 @@ const struct ipc_kind ipc_kind_sem = {
 	.start = sem_start,
 	.setup = sem_setup,
 	.teardown = sem_teardown,
+	.let_go = sem_let_go,
 	.list = sem_list,
 	.find = sem_find,
 	.create = sem_create,

@@ -47,9 +47,17 @@ static int shm_setup(struct ipc_space *space, struct ipc_state **out)
 	return 0;
 }
 
-static void shm_teardown(struct ipc_state *st)
+/* The mount or directory, which would keep the namespace's objects. */
+static void shm_let_go(struct ipc_state *st)
 {
 	close(st->segments.fd);
+	st->segments.fd = -1;
+}
+
+static void shm_teardown(struct ipc_state *st)
+{
+	if (st->segments.fd >= 0)
+		close(st->segments.fd);
 	g_free(st);
 }
 
@@ -147,6 +155,7 @@ const struct ipc_kind ipc_kind_shm = {
 	.description = "POSIX shared memory objects",
 	.setup = shm_setup,
 	.teardown = shm_teardown,
+	.let_go = shm_let_go,
 	.list = shm_list,
 	.find = shm_find,
 	.create = shm_create,

@@ -1,5 +1,4 @@
 /* IPC namespaces as the kinds reach them (see space.h). */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -93,6 +92,47 @@ ino_t ipc_space_ns(const struct ipc_space *s)
 	return s ? s->ns : own_space.ns;
 }
 
+struct ns_pid {
+	gint64 ns, pid;
+};
+
+static gint compare_ns(gconstpointer a, gconstpointer b)
+{
+	gint64 x = ((const struct ns_pid *)a)->ns, y = ((const struct ns_pid *)b)->ns;
+	return (x > y) - (x < y);
+}
+
+int ipc_spaces_list(GArray *namespaces, GArray *pids)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -errno;
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	g_autoptr(GArray) found = g_array_new(FALSE, FALSE, sizeof(struct ns_pid));
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0)
+			continue;
+		struct ns_pid p = { ipc_ns_of((pid_t)pid), pid };
+		if (p.ns < 0 || (ino_t)p.ns == own_space.ns || g_hash_table_contains(seen, &p.ns))
+			continue;
+		g_array_append_val(found, p);
+		g_hash_table_add(seen, g_memdup2(&p.ns, sizeof p.ns));
+	}
+	closedir(d);
+	g_array_sort(found, compare_ns);
+	for (guint i = 0; i < found->len; i++) {
+		const struct ns_pid *p = &g_array_index(found, struct ns_pid, i);
+		ino_t ns = (ino_t)p->ns;
+		pid_t pid = (pid_t)p->pid;
+		g_array_append_val(namespaces, ns);
+		g_array_append_val(pids, pid);
+	}
+	return 0;
+}
+
 static pid_t find_process(ino_t ns)
 {
 	DIR *d = opendir("/proc");
@@ -110,6 +150,7 @@ static pid_t find_process(ino_t ns)
 	return found;
 }
 
+/* -ENOENT once no process is left in it: the namespace is gone. */
 pid_t ipc_space_process(struct ipc_space *s)
 {
 	if (ipc_space_is_own(s))
@@ -119,7 +160,7 @@ pid_t ipc_space_process(struct ipc_space *s)
 		return pid;
 	pid = find_process(s->ns);
 	g_atomic_int_set(&s->pid, pid > 0 ? pid : 0);
-	return pid;
+	return pid == -ESRCH ? -ENOENT : pid;
 }
 
 /* A descriptor of what path names under process pid's /proc entry, made
@@ -140,7 +181,7 @@ static int open_in_process(struct ipc_space *s, const char *path, int flags)
 			close(fd);
 		g_atomic_int_compare_and_exchange(&s->pid, pid, 0);
 	}
-	return -ESRCH;
+	return -ENOENT;
 }
 
 /* Each thread's: the space it acts for now. */

@@ -5,9 +5,10 @@
  *
  * Nothing here keeps another namespace alive: no descriptor of it is held
  * between calls. Each visit finds a process in it afresh (the one seen
- * last, checked, or another), and fails with -ESRCH once none is left. */
+ * last, checked, or another), and fails with -ENOENT once none is left. */
 #pragma once
 
+#include <glib.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -25,7 +26,7 @@ struct ipc_space *ipc_space_ref(struct ipc_space *s);
 void ipc_space_unref(struct ipc_space *s);
 bool ipc_space_is_own(const struct ipc_space *s);
 ino_t ipc_space_ns(const struct ipc_space *s);
-/* A process in the namespace now, or -ESRCH if there is none. */
+/* A process in the namespace now, or -ENOENT if there is none. */
 pid_t ipc_space_process(struct ipc_space *s);
 
 /* The calling thread is in s's IPC namespace from enter until leave: the
@@ -35,7 +36,7 @@ struct ipc_visit {
 	bool moved;
 	struct ipc_space *before;
 };
-/* Fails with -ESRCH where no process is left; leave is called either way. */
+/* Fails with -ENOENT where no process is left; leave is called either way. */
 int ipc_space_enter(struct ipc_space *s, struct ipc_visit *v);
 void ipc_space_leave(struct ipc_visit *v);
 /* The space the calling thread acts for, between enter and leave (even
@@ -47,3 +48,7 @@ int ipc_space_open(struct ipc_space *s, const char *path, int flags);
 
 /* The inode number of process pid's IPC namespace, or a negative errno. */
 long ipc_ns_of(pid_t pid);
+
+/* Every IPC namespace but the daemon's own that has a process: their
+ * inode numbers (ino_t), ascending, and one process of each (pid_t). */
+int ipc_spaces_list(GArray *namespaces, GArray *pids);

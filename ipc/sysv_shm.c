@@ -245,7 +245,9 @@ static ssize_t shm_write(struct ipc_handle *h, const void *buf, size_t len, off_
 
 static int segment_file_id(struct ipc_object *o, struct ipc_file_id *id)
 {
-	*id = (struct ipc_file_id){ IPC_FILE_SYSV_SHM, (ino_t)o->id };
+	/* Called in the segment's namespace (IPC_CALL). */
+	*id = (struct ipc_file_id){ IPC_FILE_SYSV_SHM, (ino_t)o->id,
+				    ipc_space_ns(ipc_space_current()) };
 	return 0;
 }
 

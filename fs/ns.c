@@ -1,0 +1,199 @@
+/* ns/: the host's other IPC namespaces, one directory each, named by the
+ * namespace's inode number; ns/N/ holds the same kind directories as the
+ * root, each an instance of its kind in N (ipc/space.h).
+ *
+ * N's tree is made at its first lookup and kept while N has a process.
+ * The namespace is looked at once a second while any tree lives: once it
+ * has no process left, its instances let go of every descriptor that
+ * would keep it (its mqueue mount, its /dev/shm), everything below ns/N
+ * answers ENOENT, and the tree is freed once the kernel has forgotten
+ * ns/N. The listing of ns/ is made afresh from /proc at each opendir.
+ *
+ * Guarded by the daemon lock (fs/requests.c). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+
+#define SWEEP_SECONDS 1
+#define XATTR_PID "user.ns.pid"
+#define XATTR_COMMAND "user.ns.command"
+
+struct ns_entry {
+	ino_t ns;
+	struct ipc_space *space;
+	struct ipc_instance *instances;
+	struct node *top; /* ns/N */
+	bool gone;
+};
+
+static GHashTable *entries; /* ns inode (gint64) -> struct ns_entry, live or not yet forgotten */
+static guint sweep_source;
+
+static void entry_free(struct ns_entry *e)
+{
+	nodes_remove_subtree(e->top);
+	ipc_instances_free(e->instances);
+	ipc_space_unref(e->space);
+	g_free(e);
+}
+
+static void entry_gone(struct ns_entry *e)
+{
+	if (e->gone)
+		return;
+	g_debug("IPC namespace %lu has no process left: letting go of it", (unsigned long)e->ns);
+	e->gone = true;
+	ipc_instances_let_go(e->instances);
+	if (e->top->nlookup == 0)
+		g_hash_table_remove(entries, &(gint64){ (gint64)e->ns });
+}
+
+static gboolean sweep(gpointer data)
+{
+	g_autoptr(GList) all = g_hash_table_get_values(entries);
+	for (GList *i = all; i; i = i->next) {
+		struct ns_entry *e = i->data;
+		if (!e->gone && ipc_space_process(e->space) < 0)
+			entry_gone(e);
+	}
+	bool any_live = false;
+	GHashTableIter it;
+	gpointer value;
+	g_hash_table_iter_init(&it, entries);
+	while (g_hash_table_iter_next(&it, NULL, &value))
+		any_live |= !((struct ns_entry *)value)->gone;
+	if (any_live)
+		return G_SOURCE_CONTINUE;
+	sweep_source = 0;
+	return G_SOURCE_REMOVE;
+}
+
+void ns_init(void)
+{
+	entries = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+					(GDestroyNotify)entry_free);
+}
+
+void ns_shutdown(void)
+{
+	g_clear_handle_id(&sweep_source, g_source_remove);
+	g_clear_pointer(&entries, g_hash_table_destroy);
+}
+
+static bool parse_ns(const char *name, ino_t *ns)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(name, &end, 10);
+	if (errno || *end || !g_ascii_isdigit(name[0]) || (name[0] == '0' && name[1]))
+		return false;
+	*ns = (ino_t)v;
+	return true;
+}
+
+static int entry_new(struct node *ns_root, ino_t ns, struct ns_entry **out)
+{
+	g_autoptr(GArray) namespaces = g_array_new(FALSE, FALSE, sizeof(ino_t));
+	g_autoptr(GArray) pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
+	int r = ipc_spaces_list(namespaces, pids);
+	pid_t pid = 0;
+	for (guint i = 0; r == 0 && i < namespaces->len; i++)
+		if (g_array_index(namespaces, ino_t, i) == ns)
+			pid = g_array_index(pids, pid_t, i);
+	if (r < 0 || pid == 0)
+		return r < 0 ? r : -ENOENT;
+	struct ipc_space *space;
+	if ((r = ipc_space_new(ns, pid, &space)) < 0)
+		return r == -ESRCH ? -ENOENT : r;
+	struct ipc_instance *instances;
+	if ((r = ipc_instances_new(space, &instances)) < 0) {
+		ipc_space_unref(space);
+		return r;
+	}
+	struct ns_entry *e = g_new0(struct ns_entry, 1);
+	e->ns = ns;
+	e->space = space;
+	e->instances = instances;
+	g_autofree char *name = g_strdup_printf("%lu", (unsigned long)ns);
+	e->top = nodes_add_ns_tree(ns_root, name, instances, e);
+	g_hash_table_insert(entries, g_memdup2(&(gint64){ (gint64)ns }, sizeof(gint64)), e);
+	if (!sweep_source)
+		sweep_source = g_timeout_add_seconds(SWEEP_SECONDS, sweep, NULL);
+	*out = e;
+	return 0;
+}
+
+int ns_lookup(struct node *ns_root, const char *name, struct node **out)
+{
+	ino_t ns;
+	if (!parse_ns(name, &ns))
+		return -ENOENT;
+	struct ns_entry *e = g_hash_table_lookup(entries, &(gint64){ (gint64)ns });
+	if (e && !e->gone && ipc_space_process(e->space) < 0)
+		entry_gone(e);
+	if (e && e->gone)
+		return -ENOENT; /* a new tree only once the kernel forgot this one */
+	int r = e ? 0 : entry_new(ns_root, ns, &e);
+	if (r < 0)
+		return r;
+	e->top->nlookup++;
+	*out = e->top;
+	return 0;
+}
+
+int ns_list(GPtrArray *names)
+{
+	g_autoptr(GArray) namespaces = g_array_new(FALSE, FALSE, sizeof(ino_t));
+	g_autoptr(GArray) pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
+	int r = ipc_spaces_list(namespaces, pids);
+	for (guint i = 0; r == 0 && i < namespaces->len; i++)
+		g_ptr_array_add(names, g_strdup_printf("%lu",
+						       (unsigned long)g_array_index(namespaces, ino_t, i)));
+	return r;
+}
+
+bool ns_gone(const struct ns_entry *e)
+{
+	return e->gone;
+}
+
+void ns_forgotten(struct ns_entry *e)
+{
+	if (e->gone)
+		g_hash_table_remove(entries, &(gint64){ (gint64)e->ns });
+}
+
+int ns_listxattr(struct ns_entry *e, GPtrArray *names)
+{
+	g_ptr_array_add(names, g_strdup(XATTR_PID));
+	g_ptr_array_add(names, g_strdup(XATTR_COMMAND));
+	return 0;
+}
+
+/* A process in the namespace now, and its command. */
+int ns_getxattr(struct ns_entry *e, const char *name, GString *value)
+{
+	bool want_pid = strcmp(name, XATTR_PID) == 0;
+	if (!want_pid && strcmp(name, XATTR_COMMAND) != 0)
+		return -ENODATA;
+	pid_t pid = ipc_space_process(e->space);
+	if (pid < 0)
+		return pid;
+	if (want_pid) {
+		g_string_printf(value, "%d", (int)pid);
+		return 0;
+	}
+	g_autofree char *path = g_strdup_printf("/proc/%d/comm", (int)pid);
+	g_autofree char *comm = NULL;
+	if (!g_file_get_contents(path, &comm, NULL, NULL))
+		return -ENOENT;
+	g_strchomp(comm);
+	for (char *c = comm; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	g_string_assign(value, comm);
+	return 0;
+}

@@ -1,0 +1,248 @@
+"""ns/: another IPC namespace's objects, from the host. Each test starts a
+container with `unshare --ipc --mount --fork`, with a tmpfs of its own on
+/dev/shm, in which a helper makes a POSIX queue, a System V queue and a
+segment, and then answers commands on stdin with what it sees from the
+inside. The host lists, reads, writes, creates, chmods and removes
+through ns/N/ and checks each against the helper's view; a message goes
+both ways on each queue; a user other than root is refused; once the
+container exits, ns/N goes and the daemon holds nothing of it."""
+import errno
+import os
+import subprocess
+import sys
+
+from ipcfs_test import HOLDERS_XATTR, Mount, as_user, expect_errno, run, wait_until
+
+NOBODY = 65534
+NS_XATTRS = ["user.ns.pid", "user.ns.command"]
+
+# Inside the container: argv[1] the System V key to make. Prints "NS
+# SHM_DEV MQUEUE_DEV PID", then answers each command line with one line.
+CONTAINER = r"""
+import ctypes, os, subprocess, sys, tempfile
+rt = ctypes.CDLL("librt.so.1", use_errno=True)
+libc = ctypes.CDLL(None, use_errno=True)
+subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/dev/shm"], check=True)
+mq_dir = tempfile.mkdtemp()
+subprocess.run(["mount", "-t", "mqueue", "mqueue", mq_dir], check=True)
+
+class Attr(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_long), ("maxmsg", ctypes.c_long),
+                ("msgsize", ctypes.c_long), ("curmsgs", ctypes.c_long),
+                ("pad", ctypes.c_long * 4)]
+
+q = rt.mq_open(b"/jobs", os.O_CREAT | os.O_RDWR | os.O_NONBLOCK, 0o600,
+               ctypes.byref(Attr(0, 8, 64, 0)))
+assert q >= 0, ctypes.get_errno()
+with open("/dev/shm/seg", "wb") as f:
+    f.write(b"container bytes")
+msq = libc.msgget(int(sys.argv[1]), 0o1000 | 0o600)
+assert msq >= 0, ctypes.get_errno()
+print(os.stat("/proc/self/ns/ipc").st_ino, os.stat("/dev/shm").st_dev,
+      os.stat(mq_dir).st_dev, os.getpid(), flush=True)
+
+def receive():
+    buf = ctypes.create_string_buffer(64)
+    n = rt.mq_receive(q, buf, 64, None)
+    return buf.raw[:n].decode() if n >= 0 else "errno %d" % ctypes.get_errno()
+
+def msgrcv():
+    buf = ctypes.create_string_buffer(8 + 64)
+    libc.msgrcv.restype = ctypes.c_ssize_t
+    n = libc.msgrcv(msq, buf, ctypes.c_size_t(64), ctypes.c_long(0), 0o4000)
+    return buf.raw[8:8 + n].decode() if n >= 0 else "errno %d" % ctypes.get_errno()
+
+def msgsnd(text):
+    data = text.encode()
+    buf = ctypes.create_string_buffer(8 + len(data))
+    ctypes.c_long.from_buffer(buf).value = 1
+    ctypes.memmove(ctypes.addressof(buf) + 8, data, len(data))
+    return "sent" if libc.msgsnd(msq, buf, ctypes.c_size_t(len(data)), 0) == 0 else "failed"
+
+def queue_exists(name):
+    r = rt.mq_open(("/" + name).encode(), os.O_RDONLY)
+    if r >= 0:
+        os.close(r)
+    return "yes" if r >= 0 else "no"
+
+for line in sys.stdin:
+    cmd, _, arg = line.strip().partition(" ")
+    if cmd == "receive":
+        out = receive()
+    elif cmd == "send":
+        out = "sent" if rt.mq_send(q, arg.encode(), len(arg), 0) == 0 else "failed"
+    elif cmd == "msgrcv":
+        out = msgrcv()
+    elif cmd == "msgsnd":
+        out = msgsnd(arg)
+    elif cmd == "queue":
+        out = queue_exists(arg)
+    elif cmd == "file":
+        out = "yes" if os.path.exists("/dev/shm/" + arg) else "no"
+    print(out, flush=True)
+"""
+
+
+class Container:
+    def __init__(self, key):
+        self.proc = subprocess.Popen(
+            ["unshare", "--ipc", "--mount", "--fork", "--propagation", "private",
+             sys.executable, "-c", CONTAINER, str(key)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        fields = self.proc.stdout.readline().split()
+        if len(fields) != 4:
+            self.end()
+            raise AssertionError("the container did not start: %r" % fields)
+        self.ns, self.shm_dev, self.mq_dev, self.pid = (int(f) for f in fields)
+        self.key = key
+
+    def ask(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def end(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.end()
+
+
+def top(m, c, *parts):
+    return os.path.join(m.path, "ns", str(c.ns), *parts)
+
+
+def test_lists_other_namespaces_only():
+    with Mount() as m, Container(m.key(1)) as c:
+        names = os.listdir(os.path.join(m.path, "ns"))
+        assert str(c.ns) in names, names
+        own = os.stat("/proc/%d/ns/ipc" % m.proc.pid).st_ino
+        assert str(own) not in names
+        assert sorted(os.listdir(top(m, c))) == ["mq", "sem", "shm", "sysv"]
+        assert sorted(os.listdir(top(m, c, "sysv"))) == ["msg", "sem", "shm"]
+        assert os.listxattr(top(m, c)) == NS_XATTRS
+        pid = int(os.getxattr(top(m, c), "user.ns.pid"))
+        assert os.stat("/proc/%d/ns/ipc" % pid).st_ino == c.ns
+        command = os.getxattr(top(m, c), "user.ns.command").decode()
+        with open("/proc/%d/comm" % pid) as f:
+            assert command == f.read().strip()
+        expect_errno(errno.ENOENT, os.stat, os.path.join(m.path, "ns", str(own)))
+        expect_errno(errno.ENOENT, os.stat, os.path.join(m.path, "ns", "x1"))
+
+
+def test_shows_the_containers_objects_and_only_them():
+    with Mount() as m, Container(m.key(2)) as c:
+        os.close(os.open(m.queue("host"), os.O_CREAT | os.O_RDWR, 0o600))
+        assert os.listdir(top(m, c, "mq")) == ["jobs"]
+        assert "jobs" not in os.listdir(os.path.join(m.path, "mq"))
+        assert os.listdir(top(m, c, "shm")) == ["seg"]
+        with open(top(m, c, "shm", "seg"), "rb") as f:
+            assert f.read() == b"container bytes"
+        assert os.listdir(top(m, c, "sysv", "msg")) == ["0x%08x" % c.key]
+        assert os.getxattr(top(m, c, "mq", "jobs"), "user.mq.maxmsg") == b"8"
+        assert os.getxattr(top(m, c, "mq", "jobs"), HOLDERS_XATTR) == b"%d python3\n" % c.pid
+
+
+def test_messages_both_ways():
+    with Mount() as m, Container(m.key(3)) as c:
+        jobs = top(m, c, "mq", "jobs")
+        fd = os.open(jobs, os.O_WRONLY)
+        assert os.write(fd, b"to-container") == 12
+        os.close(fd)
+        assert c.ask("receive") == "to-container"
+        assert c.ask("send to-host") == "sent"
+        fd = os.open(jobs, os.O_RDONLY)
+        assert os.read(fd, 64) == b"to-host"
+        os.close(fd)
+        msg = top(m, c, "sysv", "msg", "0x%08x" % c.key)
+        fd = os.open(msg, os.O_WRONLY)
+        assert os.write(fd, b"sysv-in") == 7
+        os.close(fd)
+        assert c.ask("msgrcv") == "sysv-in"
+        assert c.ask("msgsnd sysv-out") == "sent"
+        fd = os.open(msg, os.O_RDONLY)
+        assert os.read(fd, 64) == b"sysv-out"
+        os.close(fd)
+
+
+def test_create_chmod_and_remove_from_the_host():
+    with Mount() as m, Container(m.key(4)) as c:
+        made = top(m, c, "mq", "made")
+        os.close(os.open(made, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+        assert c.ask("queue made") == "yes"
+        assert not os.path.exists(m.queue("made"))
+        os.chmod(made, 0o640)
+        assert os.stat(made).st_mode & 0o777 == 0o640
+        os.unlink(made)
+        assert c.ask("queue made") == "no"
+        seg = top(m, c, "shm", "made")
+        with open(seg, "wb") as f:
+            f.write(b"x")
+        assert c.ask("file made") == "yes"
+        assert not os.path.exists(os.path.join("/dev/shm", "made"))
+        os.unlink(seg)
+        assert c.ask("file made") == "no"
+        key = top(m, c, "sysv", "msg", "0x%08x" % m.key(5))
+        os.close(os.open(key, os.O_CREAT | os.O_RDWR, 0o600))
+        assert "0x%08x" % m.key(5) in os.listdir(top(m, c, "sysv", "msg"))
+        assert "0x%08x" % m.key(5) not in os.listdir(os.path.join(m.path, "sysv", "msg"))
+        os.unlink(key)
+        assert "0x%08x" % m.key(5) not in os.listdir(top(m, c, "sysv", "msg"))
+
+
+def test_only_root_may_list_or_enter():
+    with Mount() as m, Container(m.key(6)) as c:
+        ns = os.path.join(m.path, "ns")
+        assert os.stat(ns).st_mode & 0o777 == 0o700
+        expect_errno(errno.EACCES, as_user, NOBODY, os.listdir, ns)
+        expect_errno(errno.EACCES, as_user, NOBODY, os.stat, top(m, c, "mq"))
+        expect_errno(errno.EACCES, as_user, NOBODY, os.open, top(m, c, "mq", "jobs"),
+                     os.O_RDONLY)
+
+
+def daemon_holds(pid, devs, ns):
+    """The daemon's descriptors of a file on devs, or of namespace ns."""
+    held = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        path = "/proc/%d/fd/%s" % (pid, fd)
+        try:
+            st = os.stat(path)
+            link = os.readlink(path)
+        except OSError:
+            continue
+        if st.st_dev in devs or link == "ipc:[%d]" % ns:
+            held.append(link)
+    return held
+
+
+def test_gone_once_the_container_exits():
+    with Mount() as m:
+        c = Container(m.key(7))
+        try:
+            fd = os.open(top(m, c, "mq", "jobs"), os.O_RDONLY)
+            os.close(fd)
+            devs = {c.shm_dev, c.mq_dev}
+            assert daemon_holds(m.proc.pid, devs, c.ns), "the daemon does not reach it at all"
+        finally:
+            c.end()
+        ns = os.path.join(m.path, "ns")
+        assert str(c.ns) not in os.listdir(ns)
+        wait_until(lambda: not os.path.exists(top(m, c)), "ns/N gone", limit=5)
+        expect_errno(errno.ENOENT, os.listdir, top(m, c, "mq"))
+        wait_until(lambda: not daemon_holds(m.proc.pid, devs, c.ns),
+                   "nothing of the namespace held by the daemon", limit=5)
+        assert m.alive()
+        assert os.listdir(os.path.join(m.path, "mq")) is not None
+
+
+if __name__ == "__main__":
+    run(globals())
