@@ -601,6 +601,42 @@ class Bench:
                                  count(n), times["/dev/fuse"], times["io_uring"], fmt_time,
                                  (">=", 5.0)))
 
+    def bench_transport_holders(self):
+        """user.ipc.holders of a segment that one of 1,000 other processes
+        (sleep, each with its own descriptors and mappings) holds open: one
+        scan of /proc, against the issue's bound of a second."""
+        t = self.by_transport["io_uring"]
+        name = self.prefix + "held"
+        path = os.path.join("/dev/shm", name)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        sleepers = []
+        try:
+            for i in range(self.size.parked):
+                sleepers.append(subprocess.Popen(["sleep", "3600"], pass_fds=(fd,) if i == 0 else (),
+                                                 stdin=subprocess.DEVNULL))
+                if i == 0:
+                    os.close(fd)  # the first sleeper holds it, alone
+                    fd = -1
+            file = os.path.join(t["mnt"], "shm", name)
+            times = []
+            for _ in range(self.size.ls_reps):
+                started = time.monotonic_ns()
+                value = os.getxattr(file, "user.ipc.holders")
+                times.append(time.monotonic_ns() - started)
+            if value != b"%d sleep\n" % sleepers[0].pid:
+                sys.exit("bench: user.ipc.holders said %r" % value)
+        finally:
+            for p in sleepers:
+                p.kill()
+            for p in sleepers:
+                p.wait()
+            if fd >= 0:
+                os.close(fd)
+            os.unlink(path)
+        self.headline.append(Row("user.ipc.holders of a segment with %s other processes running "
+                                 "vs 1 s" % count(self.size.parked), statistics.median(times),
+                                 1e9, fmt_time, ("<=", 1.0)))
+
     def bench_transports(self):
         if not self.uring_on:
             self.headline.append(Row("every unpinned row", None, None, fmt_time,
@@ -612,6 +648,7 @@ class Bench:
         self.bench_transport_sysv()
         self.bench_transport_parked()
         self.bench_transport_ls()
+        self.bench_transport_holders()
 
     # --- queues ---------------------------------------------------------------
 

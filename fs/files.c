@@ -117,6 +117,21 @@ void files_shutdown(void)
 	g_clear_pointer(&open_files, g_hash_table_destroy);
 }
 
+void files_gone(const struct ipc_instance *instances, size_t count)
+{
+	if (!open_files)
+		return;
+	GHashTableIter it;
+	gpointer key;
+	g_hash_table_iter_init(&it, open_files);
+	while (g_hash_table_iter_next(&it, &key, NULL)) {
+		struct open_file *f = key;
+		const struct ipc_instance *in = f->node->inst;
+		if (in >= instances && in < instances + count)
+			park_drop_owner(f, ENOENT);
+	}
+}
+
 /* The backing id for a file of bytes whose handle has a backing file, 0
  * where it goes through the daemon. */
 static int backing_for(fuse_req_t req, struct node *n, struct ipc_handle *h)
@@ -222,7 +237,8 @@ static void io_finish(struct io *io, ssize_t r)
 	const struct ipc_instance *in = io->file->node->inst;
 	const struct ipc_kind *k = in->kind;
 	if (r < 0 && k->abandon)
-		r = IPC_CALL(in, abandon, io->file->handle, io->buf, io->size, &io->progress, r);
+		r = IPC_CALL_ALWAYS(in, abandon, io->file->handle, io->buf, io->size,
+				    &io->progress, r);
 	if (r < 0)
 		reply_err(io->req, (int)-r);
 	else if (io->is_write)

@@ -25,7 +25,7 @@ struct node {
 	bool ns_root;         /* ns/ */
 	bool under_ns;        /* ns/ and every directory below it: root's, short-lived */
 	bool ns_top;          /* ns/N: counts its lookups, freed once forgotten and gone */
-	struct ns_entry *ns;  /* below ns/: the namespace's tree it belongs to */
+	struct ns_entry *ns;  /* below ns/: the namespace's tree it belongs to, objects too */
 	uint64_t nlookup;
 	uint64_t object_id;   /* the identity of the object the node stands for */
 	/* Its attributes as last told to the kernel: what a getattr of a node
@@ -139,6 +139,8 @@ int park_request(fuse_req_t req, const void *owner, const char *key, int fd, sho
 /* Cancels with err the waiters on fd that owner parked (every one for a
  * NULL owner): an open file's, before it closes. */
 void park_drop(int fd, const void *owner, int err);
+/* Cancels with err every waiter owner parked, on any descriptor. */
+void park_drop_owner(const void *owner, int err);
 /* Retries key's waiters now, on this thread: a read or write through the
  * mount changed the object. */
 void park_wake(const char *key);
@@ -147,6 +149,9 @@ void park_describe(GString *out); /* "parked requests: N" ... */
 /* fs/files.c: open files and their I/O. */
 void files_init(struct fuse_conn_info *conn);
 void files_shutdown(void); /* closes what is still open, as the daemon stops */
+/* The namespace of the count instances from instances is gone: what
+ * their open files wait for is answered ENOENT. */
+void files_gone(const struct ipc_instance *instances, size_t count);
 /* Opens ref's object, the one n stands for. */
 int file_open(fuse_req_t req, struct node *n, struct node_ref *ref, struct fuse_file_info *fi);
 void file_discard(fuse_req_t req, struct fuse_file_info *fi);
@@ -218,6 +223,9 @@ int ns_lookup(struct node *ns_root, const char *name, struct node **out);
 int ns_list(GPtrArray *names); /* the names of ns/ now */
 bool ns_gone(const struct ns_entry *e);
 void ns_forgotten(struct ns_entry *e); /* the kernel forgot ns/N */
+/* An object node below ns/N made, and forgotten by the kernel. */
+void ns_object_node_made(struct ns_entry *e);
+void ns_object_node_forgotten(struct ns_entry *e);
 int ns_listxattr(struct ns_entry *e, GPtrArray *names);
 int ns_getxattr(struct ns_entry *e, const char *name, GString *value);
 

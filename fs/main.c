@@ -273,8 +273,8 @@ static int mount_and_serve(struct fuse_args *args, const struct fuse_cmdline_opt
 	}
 	fuse_session_destroy(se); /* stops the ring threads first */
 	stats_shutdown();
-	ns_shutdown();
 	nodes_free_tree();
+	ns_shutdown();
 	ipc_instances_free(own);
 	ipc_kinds_stop();
 	return status;

@@ -125,13 +125,6 @@ static void remove_node(struct node *n)
 		for (GList *i = dirs; i; i = i->next)
 			remove_node(i->data);
 	}
-	if (n->objects) {
-		/* The kernel forgot each before its directory: none is left
-		 * but one it was never told of. */
-		g_autoptr(GList) objects = g_hash_table_get_values(n->objects);
-		for (GList *i = objects; i; i = i->next)
-			g_hash_table_remove(by_ino, &((struct node *)i->data)->ino);
-	}
 	g_hash_table_remove(by_ino, &n->ino);
 }
 
@@ -207,6 +200,9 @@ struct node *node_lookup_object(struct node *dir, const char *name, uint64_t obj
 	if (!n) {
 		n = node_new(dir, name, false);
 		n->inst = dir->inst;
+		n->ns = dir->ns;
+		if (n->ns)
+			ns_object_node_made(n->ns);
 		n->object_id = object_id;
 		g_hash_table_insert(dir->objects, n->name, n);
 	}
@@ -308,8 +304,11 @@ void node_forget(struct node *n, uint64_t count)
 	n->nlookup = count >= n->nlookup ? 0 : n->nlookup - count;
 	if (n->nlookup > 0)
 		return;
+	struct ns_entry *e = n->ns;
 	if (g_hash_table_lookup(n->parent->objects, n->name) == n)
 		g_hash_table_remove(n->parent->objects, n->name);
 	g_hash_table_remove(by_ino, &n->ino);
+	if (e)
+		ns_object_node_forgotten(e); /* last: it may free the tree */
 }
 

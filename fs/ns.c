@@ -25,19 +25,32 @@ struct ns_entry {
 	ino_t ns;
 	struct ipc_space *space;
 	struct ipc_instance *instances;
+	size_t instance_count;
 	struct node *top; /* ns/N */
+	/* Object nodes below it that the kernel has not forgotten: a file
+	 * below may be released after ns/N itself is forgotten. */
+	unsigned object_nodes;
 	bool gone;
 };
 
 static GHashTable *entries; /* ns inode (gint64) -> struct ns_entry, live or not yet forgotten */
 static guint sweep_source;
+static bool stopping; /* the nodes are all freed already */
 
 static void entry_free(struct ns_entry *e)
 {
-	nodes_remove_subtree(e->top);
+	if (!stopping)
+		nodes_remove_subtree(e->top);
 	ipc_instances_free(e->instances);
 	ipc_space_unref(e->space);
 	g_free(e);
+}
+
+/* Freed once gone and nothing of the kernel's refers to it. */
+static void entry_free_if_unused(struct ns_entry *e)
+{
+	if (e->gone && e->top->nlookup == 0 && e->object_nodes == 0)
+		g_hash_table_remove(entries, &(gint64){ (gint64)e->ns });
 }
 
 static void entry_gone(struct ns_entry *e)
@@ -46,9 +59,17 @@ static void entry_gone(struct ns_entry *e)
 		return;
 	g_debug("IPC namespace %lu has no process left: letting go of it", (unsigned long)e->ns);
 	e->gone = true;
+	ipc_space_forsake(e->space);
 	ipc_instances_let_go(e->instances);
-	if (e->top->nlookup == 0)
-		g_hash_table_remove(entries, &(gint64){ (gint64)e->ns });
+	/* What waits on its objects, a pool thread in it say, waits no more. */
+	files_gone(e->instances, e->instance_count);
+	entry_free_if_unused(e);
+}
+
+static bool has_no_process(struct ns_entry *e)
+{
+	/* Any other error (EMFILE on /proc, say) says nothing of it. */
+	return ipc_space_process(e->space) == -ENOENT;
 }
 
 static gboolean sweep(gpointer data)
@@ -56,7 +77,7 @@ static gboolean sweep(gpointer data)
 	g_autoptr(GList) all = g_hash_table_get_values(entries);
 	for (GList *i = all; i; i = i->next) {
 		struct ns_entry *e = i->data;
-		if (!e->gone && ipc_space_process(e->space) < 0)
+		if (!e->gone && has_no_process(e))
 			entry_gone(e);
 	}
 	bool any_live = false;
@@ -77,8 +98,10 @@ void ns_init(void)
 					(GDestroyNotify)entry_free);
 }
 
+/* After nodes_free_tree: every node, and what it held, is gone. */
 void ns_shutdown(void)
 {
+	stopping = true;
 	g_clear_handle_id(&sweep_source, g_source_remove);
 	g_clear_pointer(&entries, g_hash_table_destroy);
 }
@@ -117,6 +140,8 @@ static int entry_new(struct node *ns_root, ino_t ns, struct ns_entry **out)
 	e->ns = ns;
 	e->space = space;
 	e->instances = instances;
+	while (instances[e->instance_count].kind)
+		e->instance_count++;
 	g_autofree char *name = g_strdup_printf("%lu", (unsigned long)ns);
 	e->top = nodes_add_ns_tree(ns_root, name, instances, e);
 	g_hash_table_insert(entries, g_memdup2(&(gint64){ (gint64)ns }, sizeof(gint64)), e);
@@ -132,8 +157,12 @@ int ns_lookup(struct node *ns_root, const char *name, struct node **out)
 	if (!parse_ns(name, &ns))
 		return -ENOENT;
 	struct ns_entry *e = g_hash_table_lookup(entries, &(gint64){ (gint64)ns });
-	if (e && !e->gone && ipc_space_process(e->space) < 0)
-		entry_gone(e);
+	if (e && !e->gone && has_no_process(e)) {
+		entry_gone(e); /* which frees it if the kernel holds no ns/N */
+		e = g_hash_table_lookup(entries, &(gint64){ (gint64)ns });
+		if (!e)
+			return -ENOENT;
+	}
 	if (e && e->gone)
 		return -ENOENT; /* a new tree only once the kernel forgot this one */
 	int r = e ? 0 : entry_new(ns_root, ns, &e);
@@ -162,8 +191,18 @@ bool ns_gone(const struct ns_entry *e)
 
 void ns_forgotten(struct ns_entry *e)
 {
-	if (e->gone)
-		g_hash_table_remove(entries, &(gint64){ (gint64)e->ns });
+	entry_free_if_unused(e);
+}
+
+void ns_object_node_made(struct ns_entry *e)
+{
+	e->object_nodes++;
+}
+
+void ns_object_node_forgotten(struct ns_entry *e)
+{
+	e->object_nodes--;
+	entry_free_if_unused(e);
 }
 
 int ns_listxattr(struct ns_entry *e, GPtrArray *names)
@@ -179,7 +218,7 @@ int ns_getxattr(struct ns_entry *e, const char *name, GString *value)
 	bool want_pid = strcmp(name, XATTR_PID) == 0;
 	if (!want_pid && strcmp(name, XATTR_COMMAND) != 0)
 		return -ENODATA;
-	pid_t pid = ipc_space_process(e->space);
+	pid_t pid = e->gone ? -ENOENT : ipc_space_process(e->space);
 	if (pid < 0)
 		return pid;
 	if (want_pid) {

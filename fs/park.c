@@ -216,7 +216,8 @@ static void cancel_matching(struct waitlist *l, bool only_interrupted, int fd,
 		GList *next = i->next;
 		struct parked *p = i->data;
 		bool match = only_interrupted ? is_interrupted(p) :
-						p->fd == fd && (!owner || p->owner == owner);
+						(fd < 0 || p->fd == fd) &&
+							(!owner || p->owner == owner);
 		if (match) {
 			p->cancel(p, p->data, err);
 			parked_finish(l, i);
@@ -400,6 +401,22 @@ void park_drop(int fd, const void *owner, int err)
 	cancel_matching(l, false, fd, owner, err);
 	l->holds--;
 	waitlist_update(l);
+}
+
+void park_drop_owner(const void *owner, int err)
+{
+	if (!lists)
+		return;
+	GList *all = g_hash_table_get_values(lists);
+	for (GList *i = all; i; i = i->next)
+		((struct waitlist *)i->data)->holds++;
+	for (GList *i = all; i; i = i->next) {
+		struct waitlist *l = i->data;
+		cancel_matching(l, false, -1, owner, err);
+		l->holds--;
+		waitlist_update(l);
+	}
+	g_list_free(all);
 }
 
 static void watch_free(struct watch *w)

@@ -89,6 +89,7 @@ static void finish_call(struct ipc_blocking *c, long result)
 /* A worker: takes calls in line until none comes for a while. */
 static void *worker(void *data)
 {
+	ipc_space_home();
 	sigset_t only_wake;
 	sigfillset(&only_wake);
 	sigdelset(&only_wake, wake_signal);
@@ -158,6 +159,10 @@ static void ensure_worker(void)
 
 int ipc_blocking_new(ipc_blocking_fn fn, void *arg, struct ipc_blocking **out)
 {
+	/* Made for a namespace the caller could not enter, it would run
+	 * nowhere it belongs. */
+	if (!ipc_space_entered())
+		return -ENOENT;
 	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;

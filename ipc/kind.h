@@ -175,7 +175,8 @@ struct ipc_instance {
  * process left. */
 #define IPC_CALL(in, op, ...)                                            \
 	({                                                                \
-		struct ipc_visit ipc_visit_ = { false, ipc_space_current() }; \
+		struct ipc_visit ipc_visit_ = { .before = ipc_space_current(),  \
+						.before_entered = ipc_space_entered() }; \
 		long ipc_r_ = (in)->gone ? -ENOENT :                      \
 			      ipc_space_enter((in)->space, &ipc_visit_);  \
 		if (ipc_r_ == 0)                                          \
@@ -183,10 +184,18 @@ struct ipc_instance {
 		ipc_space_leave(&ipc_visit_);                             \
 		ipc_r_;                                                   \
 	})
-/* The same for release and close, which must be done however the
- * namespace is: they reach the kernel's IPC objects only through the pool
- * of waiting calls (ipc/blocking.h), which runs nothing in a namespace it
- * can't enter. */
+/* The same for release, close and abandon, which must be done however
+ * the namespace is, gone or not: where the thread could not enter it,
+ * they reach no IPC object of the kernel's (ipc_space_entered() says
+ * so, and the pool of waiting calls refuses to start one). */
+#define IPC_CALL_ALWAYS(in, op, ...)                                     \
+	({                                                                \
+		struct ipc_visit ipc_visit_;                              \
+		ipc_space_enter((in)->space, &ipc_visit_);                \
+		long ipc_r_ = (long)(in)->kind->op(__VA_ARGS__);          \
+		ipc_space_leave(&ipc_visit_);                             \
+		ipc_r_;                                                   \
+	})
 #define IPC_CALL_VOID(in, op, ...)                                       \
 	do {                                                              \
 		struct ipc_visit ipc_visit_;                              \

@@ -247,6 +247,7 @@ static void waiter_gone(struct sem_mapping *o)
  * leave it for the main loop to hand to the oldest waiter. */
 static gpointer take_tokens(gpointer data)
 {
+	ipc_space_home(); /* a mapping needs no namespace, nor keeps one */
 	struct sem_mapping *o = data;
 	gint64 pause = TAKE_PAUSE_MIN_US;
 	g_mutex_lock(&o->lock);

@@ -5,7 +5,9 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -21,6 +23,7 @@ struct ipc_space {
 	/* The process seen in it last, or 0: read and replaced by any thread
 	 * that visits (handlers and pool threads), atomically. */
 	gint pid;
+	gint forsaken; /* set once it had no process: never entered again */
 };
 
 /* Set once by ipc_spaces_setup, read only after. */
@@ -155,6 +158,8 @@ pid_t ipc_space_process(struct ipc_space *s)
 {
 	if (ipc_space_is_own(s))
 		return getpid();
+	if (g_atomic_int_get(&s->forsaken))
+		return -ENOENT;
 	pid_t pid = g_atomic_int_get(&s->pid);
 	if (pid > 0 && ipc_ns_of(pid) == (long)s->ns)
 		return pid;
@@ -184,8 +189,28 @@ static int open_in_process(struct ipc_space *s, const char *path, int flags)
 	return -ENOENT;
 }
 
-/* Each thread's: the space it acts for now. */
+/* Each thread's: the space it acts for now, and whether it is in it. */
 static __thread struct ipc_space *visiting;
+static __thread bool visiting_entered = true;
+
+bool ipc_space_entered(void)
+{
+	return visiting_entered;
+}
+
+void ipc_space_forsake(struct ipc_space *s)
+{
+	if (!ipc_space_is_own(s))
+		g_atomic_int_set(&s->forsaken, 1);
+}
+
+void ipc_space_home(void)
+{
+	if (setns(own_fd, CLONE_NEWIPC) < 0)
+		g_error("cannot join the daemon's IPC namespace: %s", g_strerror(errno));
+	visiting = NULL;
+	visiting_entered = true;
+}
 
 struct ipc_space *ipc_space_current(void)
 {
@@ -196,19 +221,24 @@ int ipc_space_enter(struct ipc_space *s, struct ipc_visit *v)
 {
 	v->moved = false;
 	v->before = visiting;
+	v->before_entered = visiting_entered;
 	visiting = s;
-	if (ipc_space_is_own(s))
+	visiting_entered = false;
+	if (ipc_space_is_own(s)) {
+		visiting_entered = true;
 		return 0;
+	}
 	int fd = open_in_process(s, "ns/ipc", O_RDONLY);
 	if (fd < 0)
 		return fd;
 	struct stat st;
-	int r = fstat(fd, &st) == 0 && st.st_ino == s->ns ? setns(fd, CLONE_NEWIPC) : -1;
-	int err = r < 0 ? (errno ? errno : ESRCH) : 0;
+	int err = fstat(fd, &st) < 0 ? errno : st.st_ino != s->ns ? ENOENT : 0;
+	if (err == 0 && setns(fd, CLONE_NEWIPC) < 0)
+		err = errno;
 	close(fd);
-	if (r < 0)
+	if (err)
 		return -err;
-	v->moved = true;
+	v->moved = visiting_entered = true;
 	return 0;
 }
 
@@ -218,6 +248,20 @@ void ipc_space_leave(struct ipc_visit *v)
 		g_error("cannot return to the daemon's IPC namespace: %s", g_strerror(errno));
 	v->moved = false;
 	visiting = v->before;
+	visiting_entered = v->before_entered;
+}
+
+/* path below root (a descriptor of a process's root directory), resolved
+ * as that process would: a symlink in its tree, "/dev/shm -> /etc" say,
+ * stays inside it rather than reaching the daemon's own files. */
+static int open_in_root(int root, const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (unsigned)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof how);
+	return fd < 0 ? -errno : fd;
 }
 
 int ipc_space_open(struct ipc_space *s, const char *path, int flags)
@@ -226,6 +270,10 @@ int ipc_space_open(struct ipc_space *s, const char *path, int flags)
 		int fd = open(path, flags | O_CLOEXEC);
 		return fd < 0 ? -errno : fd;
 	}
-	g_autofree char *rooted = g_strconcat("root", path, NULL);
-	return open_in_process(s, rooted, flags);
+	int root = open_in_process(s, "root", O_PATH | O_DIRECTORY);
+	if (root < 0)
+		return root;
+	int fd = open_in_root(root, path, flags);
+	close(root);
+	return fd;
 }

@@ -31,10 +31,11 @@ pid_t ipc_space_process(struct ipc_space *s);
 
 /* The calling thread is in s's IPC namespace from enter until leave: the
  * calls that act on the caller's namespace (msgget, semop, shmat, fsopen
- * of mqueue...) then act on s's. A thread already in s stays. */
+ * of mqueue...) then act on s's. Visits do not nest. */
 struct ipc_visit {
 	bool moved;
 	struct ipc_space *before;
+	bool before_entered;
 };
 /* Fails with -ENOENT where no process is left; leave is called either way. */
 int ipc_space_enter(struct ipc_space *s, struct ipc_visit *v);
@@ -42,6 +43,16 @@ void ipc_space_leave(struct ipc_visit *v);
 /* The space the calling thread acts for, between enter and leave (even
  * one it could not enter); NULL (the daemon's own) otherwise. */
 struct ipc_space *ipc_space_current(void);
+/* Whether the calling thread is in the space it acts for: false between
+ * an enter that failed and its leave. Nothing that acts on the caller's
+ * namespace may be called then. */
+bool ipc_space_entered(void);
+/* First thing in every thread the daemon starts: a thread starts in the
+ * namespace of the thread that made it, which may be visiting another. */
+void ipc_space_home(void);
+/* s had no process left: it is never entered again, even should a new
+ * namespace take its inode number. */
+void ipc_space_forsake(struct ipc_space *s);
 
 /* path, absolute, opened with flags as a process of s sees it. */
 int ipc_space_open(struct ipc_space *s, const char *path, int flags);

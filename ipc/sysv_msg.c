@@ -436,6 +436,8 @@ static long send_back(void *data)
  * for room on a pool thread if the queue is full, rather than lost. */
 static void put_back_empty(struct ipc_handle *h)
 {
+	if (!ipc_space_entered())
+		return; /* its namespace is gone, and the queue with it */
 	struct message m = { .type = h->empty_type };
 	if (msgsnd(h->id, &m, 0, IPC_NOWAIT) == 0 || errno != EAGAIN)
 		return;

@@ -8,8 +8,11 @@ both ways on each queue; a user other than root is refused; once the
 container exits, ns/N goes and the daemon holds nothing of it."""
 import errno
 import os
+import select
 import subprocess
 import sys
+import threading
+import time
 
 from ipcfs_test import HOLDERS_XATTR, Mount, as_user, expect_errno, run, wait_until
 
@@ -174,6 +177,52 @@ def test_messages_both_ways():
         os.close(fd)
 
 
+def read_in_thread(path, size=64):
+    """Starts a blocking read of path; join() then gives what it read."""
+    result = {}
+
+    def reader():
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            result["data"] = os.read(fd, size)
+        finally:
+            os.close(fd)
+    t = threading.Thread(target=reader)
+    t.start()
+    return t, result
+
+
+def test_reads_wait_for_the_container():
+    """A read of an empty queue below ns/N waits, parked, until the
+    container sends; a System V one waits on a pool thread that has joined
+    N. poll says when a message is there."""
+    with Mount() as m, Container(m.key(8)) as c:
+        jobs = top(m, c, "mq", "jobs")
+        t, got = read_in_thread(jobs)
+        time.sleep(0.3)
+        assert t.is_alive(), "a read of an empty queue did not wait"
+        assert c.ask("send woken") == "sent"
+        t.join(5)
+        assert got.get("data") == b"woken", got
+        msg = top(m, c, "sysv", "msg", "0x%08x" % c.key)
+        t, got = read_in_thread(msg)
+        time.sleep(0.3)
+        assert t.is_alive(), "a read of an empty System V queue did not wait"
+        assert c.ask("msgsnd sysv-woken") == "sent"
+        t.join(5)
+        assert got.get("data") == b"sysv-woken", got
+        fd = os.open(jobs, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            p = select.poll()
+            p.register(fd, select.POLLIN)
+            assert p.poll(100) == []
+            assert c.ask("send polled") == "sent"
+            assert p.poll(5000) == [(fd, select.POLLIN)]
+            assert os.read(fd, 64) == b"polled"
+        finally:
+            os.close(fd)
+
+
 def test_create_chmod_and_remove_from_the_host():
     with Mount() as m, Container(m.key(4)) as c:
         made = top(m, c, "mq", "made")
@@ -224,7 +273,40 @@ def daemon_holds(pid, devs, ns):
     return held
 
 
+def threads_in(pid, ns):
+    """The daemon's threads that are in namespace ns."""
+    found = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            if os.stat("/proc/%d/task/%s/ns/ipc" % (pid, tid)).st_ino == ns:
+                found.append(tid)
+        except OSError:
+            pass
+    return found
+
+
+def failed_read(path):
+    """Starts a blocking read of path; join() then gives its errno."""
+    result = {}
+
+    def reader():
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            result["data"] = os.read(fd, 64)
+        except OSError as e:
+            result["errno"] = e.errno
+        finally:
+            os.close(fd)
+    t = threading.Thread(target=reader)
+    t.start()
+    return t, result
+
+
 def test_gone_once_the_container_exits():
+    """Reads waiting on its queues (one on a pool thread that joined the
+    namespace) end with ENOENT, and nothing of the namespace is left in the
+    daemon: no descriptor of its /dev/shm or mqueue file system, none of
+    the namespace itself, no thread in it."""
     with Mount() as m:
         c = Container(m.key(7))
         try:
@@ -232,14 +314,25 @@ def test_gone_once_the_container_exits():
             os.close(fd)
             devs = {c.shm_dev, c.mq_dev}
             assert daemon_holds(m.proc.pid, devs, c.ns), "the daemon does not reach it at all"
+            waiting = [failed_read(top(m, c, "mq", "jobs")),
+                       failed_read(top(m, c, "sysv", "msg", "0x%08x" % c.key))]
+            time.sleep(0.3)
+            assert all(t.is_alive() for t, _ in waiting)
+            assert threads_in(m.proc.pid, c.ns), "no pool thread waits in the namespace"
         finally:
             c.end()
+        for t, result in waiting:
+            t.join(10)
+            assert not t.is_alive(), "a read under a gone namespace still waits"
+            assert result == {"errno": errno.ENOENT}, result
         ns = os.path.join(m.path, "ns")
         assert str(c.ns) not in os.listdir(ns)
         wait_until(lambda: not os.path.exists(top(m, c)), "ns/N gone", limit=5)
         expect_errno(errno.ENOENT, os.listdir, top(m, c, "mq"))
         wait_until(lambda: not daemon_holds(m.proc.pid, devs, c.ns),
                    "nothing of the namespace held by the daemon", limit=5)
+        wait_until(lambda: not threads_in(m.proc.pid, c.ns),
+                   "no thread of the daemon's left in the namespace", limit=5)
         assert m.alive()
         assert os.listdir(os.path.join(m.path, "mq")) is not None
 
