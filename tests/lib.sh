@@ -83,8 +83,9 @@ not_ok() {
 	T_COUNT=$((T_COUNT + 1))
 	T_FAILED=$((T_FAILED + 1))
 	echo "not ok $T_COUNT - $1"
+	echo "not ok $T_COUNT - $1" >&2 # where CI's summary shows it
 	shift
-	for line in "$@"; do echo "#   $line"; done
+	for line in "$@"; do echo "#   $line"; echo "    $line" >&2; done
 }
 
 # t_eq DESCRIPTION EXPECTED ACTUAL

@@ -35,6 +35,7 @@ HEADLINE_ROWS += [
      % (c, N) for c in sorted(os.sched_getaffinity(0))] + [
     r"daemon resident memory over io_uring with %s parked reads vs 64 MiB" % N,
     r"ls -l of %s segments: shm/ over /dev/fuse vs over io_uring" % N,
+    r"user\.ipc\.holders of a segment with %s other processes running vs 1 s" % N,
 ]
 SHM_ROWS = [r"shm %s %s, \S+ \S+ blocks, %s: shm/ vs /dev/shm" % (how, op, mode)
             for mode in ("passthrough", "fallback")
