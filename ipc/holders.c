@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "holders.h"
+#include "space.h"
 
 struct ipc_holders {
 	gint refs;  /* the scanning thread's and the owner's */
@@ -75,10 +76,14 @@ static GString *read_proc_file(int dir, const char *name)
 	if (fd < 0)
 		return NULL;
 	GString *text = g_string_sized_new(4096);
-	char buf[16384];
 	ssize_t n;
-	while ((n = read(fd, buf, sizeof buf)) > 0)
-		g_string_append_len(text, buf, n);
+	for (;;) {
+		g_string_set_size(text, text->len + 4096);
+		n = read(fd, text->str + text->len - 4096, 4096);
+		g_string_set_size(text, text->len - 4096 + MAX(n, 0));
+		if (n <= 0)
+			break;
+	}
 	close(fd);
 	if (n < 0) {
 		g_string_free(text, TRUE);
@@ -181,9 +186,12 @@ static void holders_unref(struct ipc_holders *s)
 	g_free(s);
 }
 
-static gpointer scan(gpointer data)
+/* On the one thread of the pool: scans run one after the other, so that
+ * many asked at once cost one thread and its stack, not one each. */
+static void scan(gpointer data, gpointer unused)
 {
 	struct ipc_holders *s = data;
+	ipc_space_home(); /* /proc is read from anywhere, but no namespace is kept */
 	pid_t self = getpid();
 	int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = proc >= 0 ? fdopendir(proc) : NULL;
@@ -202,7 +210,11 @@ static gpointer scan(gpointer data)
 	g_atomic_int_set(&s->done, 1);
 	eventfd_write(s->fd, 1);
 	holders_unref(s);
-	return NULL;
+}
+
+static gpointer make_pool(gpointer unused)
+{
+	return g_thread_pool_new(scan, NULL, 1, FALSE, NULL);
 }
 
 int ipc_holders_start(struct ipc_holders **out)
@@ -215,13 +227,13 @@ int ipc_holders_start(struct ipc_holders **out)
 	s->fd = fd;
 	s->held = g_hash_table_new_full(file_id_hash, file_id_equal, g_free, pids_free);
 	s->processes = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, process_free);
-	GThread *t = g_thread_try_new("ipcfs-holders", scan, s, NULL);
-	if (!t) {
+	static GOnce pool_once = G_ONCE_INIT;
+	GThreadPool *pool = g_once(&pool_once, make_pool, NULL);
+	if (!g_thread_pool_push(pool, s, NULL)) {
 		s->refs = 1;
 		holders_unref(s);
 		return -EAGAIN;
 	}
-	g_thread_unref(t);
 	*out = s;
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* ipc/holders.h: which processes hold which files, from /proc.
  *
- * A scan reads every process's fd/ and maps once, on a thread of its own:
+ * A scan reads every process's fd/ and maps once, on a thread of the
+ * scans' own (one, which serves them in turn):
  * reading another process's maps takes its memory map lock, which a
  * process waiting on the mount may hold up, so no request's thread, nor
  * the daemon lock, is kept while /proc is read. The daemon itself is left

@@ -293,6 +293,35 @@ def watched_mount(options="allow_other", seconds=30):
             raise AssertionError("ipcfs stopped answering: killed after %g s" % seconds)
 
 
+class LineChild:
+    """A helper process driven a line at a time on its stdin, each answered
+    with one line; ended (stdin closed, killed after 5 s) on leaving."""
+
+    def __init__(self, argv, **popen_kwargs):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, **popen_kwargs)
+
+    def ask(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def end(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.end()
+
+
 class PosixQueue:
     """mq_open and friends through ctypes, for interop checks."""
     _rt = ctypes.CDLL(ctypes.util.find_library("rt") or "librt.so.1", use_errno=True)

@@ -582,7 +582,7 @@ class ShmDirect(FileWorld):
         self.passthrough = passthrough
 
     def prepare(self, op):
-        # MAPPING: README shm/, "Known limit (fallback): an O_APPEND write()
+        # MAPPING: doc/shm.md, "Known limit (fallback): an O_APPEND write()
         # after another program grew the segment lands at its end, but the
         # file position ... is the size the kernel knew plus the bytes
         # written": without passthrough, write() through an O_APPEND
@@ -594,7 +594,7 @@ class ShmDirect(FileWorld):
         return None
 
     def op_fchmod(self, slot, mode):
-        # MAPPING: README shm/ table, "chmod, chown | change the real
+        # MAPPING: doc/shm.md table, "chmod, chown | change the real
         # segment; set-id bits: EINVAL".
         if set_id_bits(mode):
             return ("err", "EINVAL")
@@ -873,7 +873,7 @@ class MqDirect(World):
         self.name = name
 
     def op_open(self, slot, flags, mode):
-        # MAPPING: README mq/ table, "O_TRUNC (the shell's >), truncate -s 0
+        # MAPPING: doc/mq.md table, "O_TRUNC (the shell's >), truncate -s 0
         # | accepted, does nothing": mq_open is not given O_TRUNC.
         try:
             mqd = mq_open(self.name, flags & ~os.O_TRUNC, mode)
@@ -900,7 +900,7 @@ class MqDirect(World):
 
     def op_write(self, slot, data):
         s = self.slots[slot]
-        # MAPPING: README mq/ "Empty messages: write() of 0 bytes never
+        # MAPPING: doc/mq.md "Empty messages: write() of 0 bytes never
         # reaches the daemon (the kernel answers it), so nothing is sent"
         # (and the kernel refuses it with EBADF on a file not open for
         # writing, as any write).
@@ -911,7 +911,7 @@ class MqDirect(World):
 
     def op_read(self, slot, n):
         s = self.slots[slot]
-        # MAPPING: README mq/ table, "read with a buffer shorter than the
+        # MAPPING: doc/mq.md table, "read with a buffer shorter than the
         # message | returns what fits; the rest comes from the next reads
         # of the same open file, nothing is lost" (mq_receive itself wants
         # a buffer of msgsize: EMSGSIZE).
@@ -925,11 +925,11 @@ class MqDirect(World):
         return ("ok", r[1][:n])
 
     def op_lseek(self, slot, off, whence):
-        # MAPPING: README mq/ table, "lseek | ESPIPE".
+        # MAPPING: doc/mq.md table, "lseek | ESPIPE".
         return ("err", "ESPIPE")
 
     def op_ftruncate(self, slot, size):
-        # MAPPING: README mq/ table, "O_TRUNC, truncate -s 0 | accepted,
+        # MAPPING: doc/mq.md table, "O_TRUNC, truncate -s 0 | accepted,
         # does nothing" and "truncate to another size | EINVAL"; a file not
         # open for writing: the kernel's EINVAL of ftruncate.
         s = self.slots[slot]
@@ -938,7 +938,7 @@ class MqDirect(World):
         return ("ok", None)
 
     def _stat(self, mqd, st, slot, writable):
-        # MAPPING: README mq/ table, "stat | ... size: the bytes queued
+        # MAPPING: doc/mq.md table, "stat | ... size: the bytes queued
         # (QSIZE), or 1,048,576 through a file open for writing", and "mq/
         # choices": "reports 1 MiB for it [the inode] while it stays open
         # for writing; a new lookup of the name meanwhile gets a fresh
@@ -969,7 +969,7 @@ class MqDirect(World):
             RT.mq_close(mqd)
 
     def op_fchmod(self, slot, mode):
-        # MAPPING: README mq/ table, "chmod, chown | change the real queue;
+        # MAPPING: doc/mq.md table, "chmod, chown | change the real queue;
         # set-id bits: EINVAL".
         if set_id_bits(mode):
             return ("err", "EINVAL")
@@ -983,7 +983,7 @@ class MqDirect(World):
         p = select.poll()
         p.register(s.fd, select.POLLIN | select.POLLOUT)
         ev = sum(e for _, e in p.poll(0)) & (select.POLLIN | select.POLLOUT)
-        # MAPPING: README mq/ table, "poll | readable while messages wait"
+        # MAPPING: doc/mq.md table, "poll | readable while messages wait"
         # with "the rest comes from the next reads of the same open file":
         # a file holding the rest of a message is readable.
         if s.rest:
@@ -1005,7 +1005,7 @@ class MqDirect(World):
 class MqKind(Kind):
     label = "mq"
     reuse_fields = ("maxmsg", "msgsize", "messages")
-    # README mq/: "write to a full queue ... EAGAIN with O_NONBLOCK", "read
+    # doc/mq.md: "write to a full queue ... EAGAIN with O_NONBLOCK", "read
     # of an empty queue ... EAGAIN with O_NONBLOCK": always O_NONBLOCK here.
     open_flags = (os.O_CREAT, os.O_EXCL, os.O_TRUNC)
     always_flags = os.O_NONBLOCK
@@ -1127,7 +1127,7 @@ class SemOutside:
 
 def parse_sem_command(data):
     """(is_wait, count) of a command, or None where the README says EINVAL.
-    MAPPING: README sem/ table: "echo post > sem/s, echo +N, echo N | posts once,
+    MAPPING: doc/sem.md table: "echo post > sem/s, echo +N, echo N | posts once,
     or N times (N from 1 to 65,536)", "echo wait > sem/s, echo -N | waits
     once, or N times", "anything else written, or N over 65,536 | EINVAL,
     nothing changes". The generator writes each command bare or with the
@@ -1200,8 +1200,8 @@ class SemDirect(World):
         return ("ok", None)
 
     def _text(self, s, off):
-        # MAPPING: README sem/ table, "cat sem/s | the value and a newline".
-        # A semaphore file is a stream (README sem/ table, "lseek, pread,
+        # MAPPING: doc/sem.md table, "cat sem/s | the value and a newline".
+        # A semaphore file is a stream (doc/sem.md table, "lseek, pread,
         # pwrite | ESPIPE"): the first read of an open file takes the value
         # afresh, later reads continue that text and past its end read 0
         # bytes, as cat needs; writes move nothing.
@@ -1234,7 +1234,7 @@ class SemDirect(World):
             return ("err", "EINVAL")
         is_wait, count = cmd
         if is_wait:
-            # MAPPING: README sem/ table, "a wait with O_NONBLOCK that can't
+            # MAPPING: doc/sem.md table, "a wait with O_NONBLOCK that can't
             # be done at once | EAGAIN, takes nothing": -N takes N tokens or
             # none (sem_trywait N times only where the value allows).
             if sem_value(s.sem) < count:
@@ -1249,7 +1249,7 @@ class SemDirect(World):
         return ("ok", len(data))
 
     def _size(self, sem, slot, ino, writable):
-        # MAPPING: README sem/ table, "stat ... size: the value, or 1,048,576
+        # MAPPING: doc/sem.md table, "stat ... size: the value, or 1,048,576
         # through a file open for writing, as for queues" (and, as for
         # queues, a reader sharing an inode with a writer may see either).
         if writable:
@@ -1274,7 +1274,7 @@ class SemDirect(World):
             LIBC.sem_close(sem)
 
     def op_fchmod(self, slot, mode):
-        # MAPPING: README sem/ table, "chmod with set-id bits: EINVAL".
+        # MAPPING: doc/sem.md table, "chmod with set-id bits: EINVAL".
         if set_id_bits(mode):
             return ("err", "EINVAL")
         return attempt(os.fchmod, self.slots[slot].fd, mode)
@@ -1297,7 +1297,7 @@ SEM_COMMANDS = [b"post", b"post\n", b"wait", b"wait\n", b"+1", b"+2\n", b"3", b"
 class SemKind(Kind):
     label = "sem"
     reuse_fields = ("value",)
-    # README sem/: "a wait with O_NONBLOCK that can't be done at once |
+    # doc/sem.md: "a wait with O_NONBLOCK that can't be done at once |
     # EAGAIN": always O_NONBLOCK here.
     open_flags = (os.O_CREAT, os.O_EXCL, os.O_TRUNC)
     always_flags = os.O_NONBLOCK
@@ -1407,14 +1407,14 @@ class SysvDirect(World):
         if ident is None:
             if not flags & os.O_CREAT:
                 return ("err", "ENOENT")
-            # MAPPING: README sysv/, "touch ..., open(O_CREAT) | ...
+            # MAPPING: doc/sysv.md, "touch ..., open(O_CREAT) | ...
             # shmget(key, IPC_CREAT | IPC_EXCL | mode) with the caller's mode
             # (after its umask)", of the size "-o sysv_shm_size=N" says.
             ident = SysV.shmget(self.key, SYSV_SIZE, SysV.IPC_CREAT | SysV.IPC_EXCL |
                                 (mode & ~UMASK & 0o777))
         addr = SysV.shmat(ident)
         try:
-            # MAPPING: README sysv/, "O_TRUNC (the shell's >), truncate -s 0 |
+            # MAPPING: doc/sysv.md, "O_TRUNC (the shell's >), truncate -s 0 |
             # accepted, does nothing": not given to the segment's file.
             fd = map_files_fd(addr, flags & (os.O_ACCMODE | os.O_NONBLOCK))
         except OSError:
@@ -1434,7 +1434,7 @@ class SysvDirect(World):
         return 0 if off >= s.size else min(n, s.size - off)
 
     def prepare(self, op):
-        # MAPPING: README sysv/shm/, "Known limit: with passthrough, a write at or
+        # MAPPING: doc/sysv.mdshm/, "Known limit: with passthrough, a write at or
         # past the segment's end goes straight to the segment's file and
         # lengthens it; the daemon cuts the file back ... Stay inside the
         # segment.": with passthrough, such writes are not made in either
@@ -1454,7 +1454,7 @@ class SysvDirect(World):
         if not s.writable or not data:
             return attempt(os.write, s.fd, data)
         off = os.lseek(s.fd, 0, os.SEEK_CUR)
-        # MAPPING: README sysv/shm/ table, "a write at or past the segment's
+        # MAPPING: doc/sysv.mdshm/ table, "a write at or past the segment's
         # end | ENOSPC without passthrough", and the daemon cuts a write
         # that crosses the end at it ("a segment does not grow"): the
         # segment's own file would grow.
@@ -1482,7 +1482,7 @@ class SysvDirect(World):
         return attempt(os.lseek, self.slots[slot].fd, off, whence)
 
     def op_ftruncate(self, slot, size):
-        # MAPPING: README sysv/shm/ table, "truncate to 0 or to the segment's
+        # MAPPING: doc/sysv.mdshm/ table, "truncate to 0 or to the segment's
         # size | accepted, nothing changes; to another size EINVAL" (and the
         # kernel's EINVAL for a descriptor not open for writing).
         s = self.slots[slot]
@@ -1492,7 +1492,7 @@ class SysvDirect(World):
 
     def _stat(self, ident):
         ds = shm_stat_id(ident)
-        # MAPPING: README sysv/, "stat | owner, group and mode from the
+        # MAPPING: doc/sysv.md, "stat | owner, group and mode from the
         # object's ipc_perm", sysv/shm/ "stat | size: the segment's size".
         # A segment removed (IPC_RMID) while attached has lost its name
         # (its key: "listed as id.N, its key gone"): st_nlink 0, as for a
@@ -1510,7 +1510,7 @@ class SysvDirect(World):
             return ("err", errno_name(e.errno))
 
     def op_fchmod(self, slot, mode):
-        # MAPPING: README sysv/, "chmod, chown, chgrp | IPC_SET ...; set-id
+        # MAPPING: doc/sysv.md, "chmod, chown, chgrp | IPC_SET ...; set-id
         # or sticky bits: EINVAL".
         if mode & 0o7000:
             return ("err", "EINVAL")
@@ -1870,7 +1870,7 @@ def test_shm():
 
 
 def test_shm_no_passthrough():
-    # MAPPING: README shm/, "Fallback ... mmap(MAP_SHARED) is refused with
+    # MAPPING: doc/shm.md, "Fallback ... mmap(MAP_SHARED) is refused with
     # ENODEV rather than give a mapping of a page-cache copy": no mmap
     # operations in this case (ShmKind.mmap_ok).
     with watched_mount("allow_other,no_passthrough", seconds=MOUNT_SECONDS) as m:
@@ -1898,7 +1898,7 @@ def test_sysv_shm():
 
 
 def test_sysv_shm_no_passthrough():
-    # MAPPING: README sysv/shm/, "mmap(MAP_SHARED) | ... without: ENODEV":
+    # MAPPING: doc/sysv.mdshm/, "mmap(MAP_SHARED) | ... without: ENODEV":
     # no mmap operations; writes at or past the end are ENOSPC here.
     with watched_mount("allow_other,no_passthrough,sysv_shm_size=%d" % SYSV_SIZE,
                        seconds=MOUNT_SECONDS) as m:

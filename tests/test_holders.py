@@ -8,11 +8,9 @@ sees only its own processes, as its own lsof would. status counts held
 objects per kind."""
 import errno
 import os
-import subprocess
 import sys
 
-from ipcfs_test import (HOLDERS_XATTR, Mount, PosixQueue, SysV, as_user, create_queue, run,
-                        wait_until)
+from ipcfs_test import HOLDERS_XATTR, LineChild, Mount, SysV, as_user, create_queue, run
 
 NOBODY = 65534
 
@@ -57,19 +55,14 @@ for line in sys.stdin:
 """
 
 
-class Holder:
+class Holder(LineChild):
     """A process named name, holding target the way how says."""
 
     def __init__(self, name, how, target, user=None):
         self.name = name
-        kwargs = {}
-        if user is not None:
-            kwargs = dict(user=user, group=user, extra_groups=[])
-        self.proc = subprocess.Popen([sys.executable, "-c", HOLDER, name, how, str(target)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, **kwargs)
-        line = self.proc.stdout.readline().strip()
-        if line != "ready":
+        kwargs = dict(user=user, group=user, extra_groups=[]) if user is not None else {}
+        super().__init__([sys.executable, "-c", HOLDER, name, how, str(target)], **kwargs)
+        if self.proc.stdout.readline().strip() != "ready":
             self.end()
             raise AssertionError("holder %s (%s %s) did not start" % (name, how, target))
         self.pid = self.proc.pid
@@ -79,24 +72,7 @@ class Holder:
         return "%d %s\n" % (self.pid, self.name)
 
     def release(self):
-        self.proc.stdin.write("release\n")
-        self.proc.stdin.flush()
-        assert self.proc.stdout.readline().strip() == "released"
-
-    def end(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.end()
+        assert self.ask("release") == "released"
 
 
 def holders(path):

@@ -9,12 +9,11 @@ container exits, ns/N goes and the daemon holds nothing of it."""
 import errno
 import os
 import select
-import subprocess
 import sys
 import threading
 import time
 
-from ipcfs_test import HOLDERS_XATTR, Mount, as_user, expect_errno, run, wait_until
+from ipcfs_test import HOLDERS_XATTR, LineChild, Mount, as_user, expect_errno, run, wait_until
 
 NOBODY = 65534
 NS_XATTRS = ["user.ns.pid", "user.ns.command"]
@@ -86,38 +85,16 @@ for line in sys.stdin:
 """
 
 
-class Container:
+class Container(LineChild):
     def __init__(self, key):
-        self.proc = subprocess.Popen(
-            ["unshare", "--ipc", "--mount", "--fork", "--propagation", "private",
-             sys.executable, "-c", CONTAINER, str(key)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        super().__init__(["unshare", "--ipc", "--mount", "--fork", "--propagation", "private",
+                          sys.executable, "-c", CONTAINER, str(key)])
         fields = self.proc.stdout.readline().split()
         if len(fields) != 4:
             self.end()
             raise AssertionError("the container did not start: %r" % fields)
         self.ns, self.shm_dev, self.mq_dev, self.pid = (int(f) for f in fields)
         self.key = key
-
-    def ask(self, line):
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        return self.proc.stdout.readline().strip()
-
-    def end(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.end()
 
 
 def top(m, c, *parts):
@@ -178,13 +155,16 @@ def test_messages_both_ways():
 
 
 def read_in_thread(path, size=64):
-    """Starts a blocking read of path; join() then gives what it read."""
+    """Starts a blocking read of path; once joined, the result holds what
+    it read ("data") or its errno ("errno")."""
     result = {}
 
     def reader():
         fd = os.open(path, os.O_RDONLY)
         try:
             result["data"] = os.read(fd, size)
+        except OSError as e:
+            result["errno"] = e.errno
         finally:
             os.close(fd)
     t = threading.Thread(target=reader)
@@ -285,23 +265,6 @@ def threads_in(pid, ns):
     return found
 
 
-def failed_read(path):
-    """Starts a blocking read of path; join() then gives its errno."""
-    result = {}
-
-    def reader():
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            result["data"] = os.read(fd, 64)
-        except OSError as e:
-            result["errno"] = e.errno
-        finally:
-            os.close(fd)
-    t = threading.Thread(target=reader)
-    t.start()
-    return t, result
-
-
 def test_gone_once_the_container_exits():
     """Reads waiting on its queues (one on a pool thread that joined the
     namespace) end with ENOENT, and nothing of the namespace is left in the
@@ -314,8 +277,8 @@ def test_gone_once_the_container_exits():
             os.close(fd)
             devs = {c.shm_dev, c.mq_dev}
             assert daemon_holds(m.proc.pid, devs, c.ns), "the daemon does not reach it at all"
-            waiting = [failed_read(top(m, c, "mq", "jobs")),
-                       failed_read(top(m, c, "sysv", "msg", "0x%08x" % c.key))]
+            waiting = [read_in_thread(top(m, c, "mq", "jobs")),
+                       read_in_thread(top(m, c, "sysv", "msg", "0x%08x" % c.key))]
             time.sleep(0.3)
             assert all(t.is_alive() for t, _ in waiting)
             assert threads_in(m.proc.pid, c.ns), "no pool thread waits in the namespace"

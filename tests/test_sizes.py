@@ -1,7 +1,7 @@
 """What ls -l shows as a file's size: a queue's bytes queued, a
 semaphore's value; and, through a file open for writing, 1 MiB, so that a
 write that waits never holds the inode's lock against another write to
-the same inode (README mq/: "ls -l shows a queue's bytes queued...")."""
+the same inode (doc/mq.md: "ls -l shows a queue's bytes queued...")."""
 import os
 import threading
 import time
