@@ -211,7 +211,11 @@ void holders_init(dev_t mount_device); /* 0: the mount's device is unknown */
 /* Answers a getxattr of HOLDERS_XATTR on object node n, once a scan of
  * /proc is done; the request waits parked for it. */
 void holders_getxattr(fuse_req_t req, struct node *n, size_t size);
-/* How many objects of in a scan that is done found held; or an error. */
+/* A scan for the holders of every object of the instances (an array
+ * ending with a NULL kind), as they are now. */
+int holders_scan_all(const struct ipc_instance *instances, struct ipc_holders **out);
+/* How many objects of in a scan that is done found held (an object made
+ * after the scan began counts as not held); or an error. */
 int holders_count(const struct ipc_holders *scan, const struct ipc_instance *in);
 
 /* fs/ns.c: ns/, the other IPC namespaces of the host. */

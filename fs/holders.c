@@ -86,7 +86,7 @@ void holders_getxattr(fuse_req_t req, struct node *n, size_t size)
 				       .ids = g_array_new(FALSE, FALSE, sizeof(struct ipc_file_id)) };
 	object_files(n->inst, ref.object, n->object_id, h->ids);
 	node_ref_done(n, &ref);
-	r = ipc_holders_start(&h->scan);
+	r = ipc_holders_start((struct ipc_file_id *)h->ids->data, h->ids->len, &h->scan);
 	if (r == 0) {
 		int fd = ipc_holders_fd(h->scan);
 		g_autofree char *key = g_strdup_printf("holders#%d", fd);
@@ -98,14 +98,14 @@ void holders_getxattr(fuse_req_t req, struct node *n, size_t size)
 	}
 }
 
-int holders_count(const struct ipc_holders *scan, const struct ipc_instance *in)
+/* Calls fn(ids, data) with the files of each object of in; an error if
+ * in can't be listed. */
+static int each_object_files(const struct ipc_instance *in, void (*fn)(GArray *ids, void *data),
+			     void *data)
 {
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
 	int r = IPC_CALL(in, list, in->state, names);
-	if (r < 0)
-		return r;
-	int held = 0;
-	for (guint i = 0; i < names->len; i++) {
+	for (guint i = 0; r == 0 && i < names->len; i++) {
 		struct ipc_object *o;
 		struct ipc_attr a;
 		if (object_find(in, names->pdata[i], &o, &a) < 0)
@@ -113,11 +113,42 @@ int holders_count(const struct ipc_holders *scan, const struct ipc_instance *in)
 		g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(struct ipc_file_id));
 		object_files(in, o, a.id, ids);
 		IPC_CALL_VOID(in, release, o);
-		for (guint j = 0; j < ids->len; j++)
-			if (ipc_holders_held(scan, &g_array_index(ids, struct ipc_file_id, j))) {
-				held++;
-				break;
-			}
+		fn(ids, data);
 	}
-	return held;
+	return r;
+}
+
+static void add_files(GArray *ids, void *all)
+{
+	g_array_append_vals(all, ids->data, ids->len);
+}
+
+int holders_scan_all(const struct ipc_instance *instances, struct ipc_holders **out)
+{
+	g_autoptr(GArray) all = g_array_new(FALSE, FALSE, sizeof(struct ipc_file_id));
+	for (const struct ipc_instance *in = instances; in->kind; in++)
+		each_object_files(in, add_files, all);
+	return ipc_holders_start((struct ipc_file_id *)all->data, all->len, out);
+}
+
+struct count {
+	const struct ipc_holders *scan;
+	int held;
+};
+
+static void count_if_held(GArray *ids, void *data)
+{
+	struct count *c = data;
+	for (guint j = 0; j < ids->len; j++)
+		if (ipc_holders_held(c->scan, &g_array_index(ids, struct ipc_file_id, j))) {
+			c->held++;
+			return;
+		}
+}
+
+int holders_count(const struct ipc_holders *scan, const struct ipc_instance *in)
+{
+	struct count c = { scan, 0 };
+	int r = each_object_files(in, count_if_held, &c);
+	return r < 0 ? r : c.held;
 }

@@ -63,7 +63,7 @@ static int status_open(struct ipc_object *o, int flags, struct ipc_handle **out)
 	if ((flags & O_ACCMODE) != O_RDONLY)
 		return -EACCES; /* even for root */
 	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
-	if (ipc_holders_start(&h->scan) < 0)
+	if (holders_scan_all(nodes_instances(), &h->scan) < 0)
 		h->text = status_text(NULL);
 	*out = h;
 	return 0;

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,9 @@ struct ipc_holders {
 	gint refs;  /* the scanning thread's and the owner's */
 	int fd;     /* an eventfd, written once the scan is done */
 	gint done;  /* set by the scanning thread when it is */
+	GHashTable *wanted; /* struct ipc_file_id: the files asked about; read only */
 	/* Written by the scanning thread alone until done, read only after. */
-	GHashTable *held;     /* struct ipc_file_id -> GArray of pid_t */
+	GHashTable *held;     /* struct ipc_file_id -> GArray of pid_t, of wanted files */
 	GHashTable *processes; /* pid -> struct process, for the pids in held */
 	guint notes;          /* (file, process) pairs noted */
 };
@@ -59,6 +61,8 @@ static void pids_free(gpointer p)
 static void note_held(struct ipc_holders *s, dev_t dev, ino_t ino, ino_t ns, pid_t pid)
 {
 	struct ipc_file_id id = { dev, ino, ns };
+	if (!g_hash_table_contains(s->wanted, &id))
+		return; /* kept small: only the files asked about */
 	GArray *pids = g_hash_table_lookup(s->held, &id);
 	if (!pids) {
 		pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
@@ -181,9 +185,14 @@ static void holders_unref(struct ipc_holders *s)
 	if (!g_atomic_int_dec_and_test(&s->refs))
 		return;
 	close(s->fd);
+	g_hash_table_destroy(s->wanted);
 	g_hash_table_destroy(s->held);
 	g_hash_table_destroy(s->processes);
 	g_free(s);
+	/* A scan's many small blocks, freed among the daemon's own, would
+	 * otherwise stay resident: asked for often (status reads), they
+	 * grew the daemon by megabytes. */
+	malloc_trim(0);
 }
 
 /* On the one thread of the pool: scans run one after the other, so that
@@ -217,7 +226,7 @@ static gpointer make_pool(gpointer unused)
 	return g_thread_pool_new(scan, NULL, 1, FALSE, NULL);
 }
 
-int ipc_holders_start(struct ipc_holders **out)
+int ipc_holders_start(const struct ipc_file_id *wanted, size_t n, struct ipc_holders **out)
 {
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fd < 0)
@@ -225,6 +234,9 @@ int ipc_holders_start(struct ipc_holders **out)
 	struct ipc_holders *s = g_new0(struct ipc_holders, 1);
 	s->refs = 2;
 	s->fd = fd;
+	s->wanted = g_hash_table_new_full(file_id_hash, file_id_equal, g_free, NULL);
+	for (size_t i = 0; i < n; i++)
+		g_hash_table_add(s->wanted, g_memdup2(&wanted[i], sizeof wanted[i]));
 	s->held = g_hash_table_new_full(file_id_hash, file_id_equal, g_free, pids_free);
 	s->processes = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, process_free);
 	static GOnce pool_once = G_ONCE_INIT;

@@ -28,7 +28,8 @@ struct ipc_file_id {
 
 struct ipc_holders;
 
-int ipc_holders_start(struct ipc_holders **out);
+/* A scan for who holds any of the n files wanted (others are not kept). */
+int ipc_holders_start(const struct ipc_file_id *wanted, size_t n, struct ipc_holders **out);
 /* Readable once the scan is done. */
 int ipc_holders_fd(const struct ipc_holders *s);
 bool ipc_holders_done(const struct ipc_holders *s);
@@ -37,7 +38,7 @@ bool ipc_holders_done(const struct ipc_holders *s);
  * whose effective uid is the viewer's, those its own lsof would show. */
 void ipc_holders_describe(const struct ipc_holders *s, const struct ipc_file_id *ids, size_t n,
 			  uid_t viewer, GString *out);
-/* Once done: whether any process holds id. */
+/* Once done: whether any process holds id, one of those wanted. */
 bool ipc_holders_held(const struct ipc_holders *s, const struct ipc_file_id *id);
 /* May be called while the scan runs: it is then dropped once done. */
 void ipc_holders_free(struct ipc_holders *s);
