@@ -111,7 +111,7 @@ SUSPICIOUS = {errno.EIO, errno.ENOTCONN, errno.ECONNABORTED, errno.ENOSYS, errno
 # such buffers at new places. Since status reads and user.ipc.holders
 # list every object and scan /proc (the workers ask ~65 times a second),
 # the growth measured is 3.3 to 5.5 MiB in full-size runs alone, and was
-# 8.4 and 9.3 MiB in two of four CI runs after the rest of the suite; why
+# 8.2 and 9.3 MiB in two of four CI runs after the rest of the suite; why
 # more there was not found (no leak: the ASan run's leak check at exit
 # passed in all of them). 16 MiB is that with room, and less than what a
 # leak of 50 bytes per request would add over a full run's ~360,000
