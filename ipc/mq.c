@@ -35,10 +35,23 @@
 #define XATTR_SIGNO "user.mq.signo"
 #define XATTR_NOTIFY_PID "user.mq.notify_pid"
 
+/* What belongs to a queue itself rather than to its name: its send
+ * priority. Kept while the queue has a name and a priority, and while any
+ * file is open on it, named or not: an unlinked queue keeps its priority
+ * for the files that still have it open, and its inode number can't be
+ * taken by a new queue until the last of them is closed. Guarded by the
+ * daemon lock, as every kind's state (fs/requests.c). */
+struct queue_record {
+	gint64 ino; /* the key in its state's table */
+	unsigned int priority;
+	unsigned int open_files; /* handles that point at it */
+	bool unnamed;            /* unlinked: dropped with its last handle */
+};
+
 struct ipc_handle {
 	mqd_t mqd;
 	struct ipc_state *st;
-	ino_t ino; /* the queue's, for its priority */
+	struct queue_record *queue; /* the queue's, for its priority */
 	long msgsize;
 	struct ipc_leftover rest;
 };
@@ -54,13 +67,12 @@ static long option_maxmsg, option_msgsize;
 /* The queues of one IPC namespace. */
 struct ipc_state {
 	struct ipc_dir queues; /* first: an object's dir is its state */
-	/* The send priority of the queues that have one, by queue inode: it
-	 * belongs to the queue, not to its name, and lives as long as the
-	 * queue however few references there are. Entries of queues gone are
-	 * pruned against a listing once the table has doubled since the
-	 * last prune. */
-	GHashTable *send_priority; /* ino -> priority + 1 */
-	guint priorities_kept;     /* the table's size after the last prune */
+	/* The records of the queues that have a priority or an open file,
+	 * by queue inode. Those of queues removed elsewhere (mq_unlink by
+	 * another program), with no file open, are pruned against a listing
+	 * once the table has doubled since the last prune. */
+	GHashTable *records;   /* ino (gint64) -> struct queue_record */
+	guint records_kept;    /* the table's size after the last prune */
 	GHashTable *caller_sizes;  /* uid -> struct create_sizes */
 };
 
@@ -145,7 +157,7 @@ static int mq_setup(struct ipc_space *space, struct ipc_state **out)
 		return fd;
 	struct ipc_state *st = g_new0(struct ipc_state, 1);
 	st->queues = (struct ipc_dir){ .fd = fd, .prefix = "", .name_max = NAME_MAX };
-	st->send_priority = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	st->records = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
 	st->caller_sizes = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	*out = st;
 	return 0;
@@ -162,7 +174,7 @@ static void mq_teardown(struct ipc_state *st)
 {
 	if (st->queues.fd >= 0)
 		close(st->queues.fd);
-	g_hash_table_destroy(st->send_priority);
+	g_hash_table_destroy(st->records);
 	g_hash_table_destroy(st->caller_sizes);
 	g_free(st);
 }
@@ -322,16 +334,31 @@ static int mq_create(struct ipc_state *st, const char *name, mode_t mode,
 	return 0;
 }
 
-static unsigned int priority_of(struct ipc_state *st, ino_t ino)
+static struct queue_record *record_of(struct ipc_state *st, ino_t ino)
 {
-	gint64 key = ino;
-	gpointer p = g_hash_table_lookup(st->send_priority, &key);
-	return p ? GPOINTER_TO_UINT(p) - 1 : 0;
+	return g_hash_table_lookup(st->records, &(gint64){ (gint64)ino });
 }
 
-static gboolean queue_is_gone(gpointer key, gpointer value, gpointer live)
+static void record_drop(struct ipc_state *st, struct queue_record *q)
 {
-	return !g_hash_table_contains(live, key);
+	g_hash_table_remove(st->records, &q->ino);
+}
+
+/* A record that nothing needs any more: no priority to keep for a name,
+ * no open file. */
+static void record_drop_if_unused(struct ipc_state *st, struct queue_record *q)
+{
+	if (q->open_files == 0 && (q->unnamed || q->priority == 0))
+		record_drop(st, q);
+}
+
+static gboolean record_is_gone(gpointer key, gpointer value, gpointer live)
+{
+	struct queue_record *q = value;
+	if (g_hash_table_contains(live, key))
+		return FALSE;
+	q->unnamed = true;
+	return q->open_files == 0;
 }
 
 static void add_inode(const char *name, const struct stat *st, void *live)
@@ -339,33 +366,53 @@ static void add_inode(const char *name, const struct stat *st, void *live)
 	g_hash_table_add(live, g_memdup2(&(gint64){ st->st_ino }, sizeof(gint64)));
 }
 
-/* Drops the priorities of queues that no longer exist. */
-static void prune_priorities(struct ipc_state *st)
+/* Drops the records of queues that no longer exist and that no file has
+ * open. */
+static void prune_records(struct ipc_state *st)
 {
 	g_autoptr(GHashTable) live = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	if (ipc_dir_each(&st->queues, add_inode, live) < 0)
 		return;
-	g_hash_table_foreach_remove(st->send_priority, queue_is_gone, live);
-	st->priorities_kept = g_hash_table_size(st->send_priority);
+	g_hash_table_foreach_remove(st->records, record_is_gone, live);
+	st->records_kept = g_hash_table_size(st->records);
+}
+
+/* The queue's record, made if it has none. */
+static struct queue_record *record_take(struct ipc_state *st, ino_t ino)
+{
+	struct queue_record *q = record_of(st, ino);
+	if (q)
+		return q;
+	if (g_hash_table_size(st->records) >= 2 * st->records_kept + 64)
+		prune_records(st);
+	q = g_new0(struct queue_record, 1);
+	q->ino = ino;
+	g_hash_table_insert(st->records, &q->ino, q);
+	return q;
+}
+
+static unsigned int priority_of(struct ipc_state *st, ino_t ino)
+{
+	struct queue_record *q = record_of(st, ino);
+	return q ? q->priority : 0;
 }
 
 static void set_priority(struct ipc_state *st, ino_t ino, unsigned int priority)
 {
-	if (g_hash_table_size(st->send_priority) >= 2 * st->priorities_kept + 64)
-		prune_priorities(st);
-	gint64 key = ino;
-	if (priority == 0)
-		g_hash_table_remove(st->send_priority, &key);
-	else
-		g_hash_table_insert(st->send_priority, g_memdup2(&key, sizeof(key)),
-				    GUINT_TO_POINTER(priority + 1));
+	struct queue_record *q = record_take(st, ino);
+	q->priority = priority;
+	record_drop_if_unused(st, q);
 }
 
+/* The name is gone, the queue lives on while files have it open. */
 static int mq_remove(struct ipc_object *o, const char *name)
 {
 	int r = ipc_file_unlink(o, name);
-	if (r == 0)
-		set_priority(state_of(o), o->ino, 0);
+	struct queue_record *q = r == 0 ? record_of(state_of(o), o->ino) : NULL;
+	if (q) {
+		q->unnamed = true;
+		record_drop_if_unused(state_of(o), q);
+	}
 	return r;
 }
 
@@ -391,7 +438,8 @@ static int mq_open_handle(struct ipc_object *o, int flags, struct ipc_handle **o
 	struct ipc_handle *h = g_new0(struct ipc_handle, 1);
 	h->mqd = mqd;
 	h->st = state_of(o);
-	h->ino = o->ino;
+	h->queue = record_take(h->st, o->ino);
+	h->queue->open_files++;
 	h->msgsize = attr.mq_msgsize;
 	*out = h;
 	return 0;
@@ -421,7 +469,7 @@ static ssize_t mq_read(struct ipc_handle *h, void *buf, size_t len, off_t offset
 static ssize_t mq_write(struct ipc_handle *h, const void *buf, size_t len, off_t offset,
 			 struct ipc_progress *progress)
 {
-	if (mq_send(h->mqd, buf, len, priority_of(h->st, h->ino)) < 0)
+	if (mq_send(h->mqd, buf, len, h->queue->priority) < 0)
 		return -errno;
 	return len;
 }
@@ -445,6 +493,8 @@ static int mq_wait_fd(struct ipc_handle *h, bool for_write, short *events)
 
 static void mq_close_handle(struct ipc_handle *h)
 {
+	h->queue->open_files--;
+	record_drop_if_unused(h->st, h->queue);
 	close(h->mqd);
 	ipc_leftover_clear(&h->rest);
 	g_free(h);

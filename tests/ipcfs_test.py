@@ -494,7 +494,10 @@ def run(namespace):
     if not os.path.exists("/dev/fuse"):
         print("1..0 # SKIP no /dev/fuse")
         sys.exit(77)
-    tests = [(n, f) for n, f in namespace.items() if n.startswith("test_") and callable(f)]
+    # IPCFS_TEST_ONLY=WORD runs only the tests whose name holds WORD.
+    only = os.environ.get("IPCFS_TEST_ONLY", "")
+    tests = [(n, f) for n, f in namespace.items()
+             if n.startswith("test_") and callable(f) and only in n]
     failed = 0
     for i, (name, fn) in enumerate(tests, 1):
         try:

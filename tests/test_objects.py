@@ -932,6 +932,32 @@ def test_mq_setxattr_on_the_fd_of_an_unlinked_queue():
                 os.close(fd)
 
 
+def test_mq_priority_outlives_an_unlink_through_the_mount():
+    """The priority is the queue's for as long as a file has it open, also
+    once rm through the mount took its name."""
+    with watched_mount() as m:
+        name, path = m.name("rmprio"), m.queue("rmprio")
+        with create_queue(name, 0o600, maxmsg=10, msgsize=64) as q:
+            fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+            try:
+                os.write(fd, b"first")
+                os.setxattr(path, "user.mq.priority", b"5")
+                step("unlink(path) while open", os.unlink, path)
+                got = os.getxattr(fd, "user.mq.priority")
+                assert got == b"5", "getxattr(fd) after rm: %r, want b'5'" % got
+                os.write(fd, b"second")
+                got = os.read(fd, 64)
+                assert got == b"second", "first read after rm: %r, want b'second'" % got
+                os.write(fd, b"third")
+                assert drain(q) == [(b"third", 5), (b"first", 0)]
+            finally:
+                os.close(fd)
+            with create_queue(name, 0o600, maxmsg=10, msgsize=64) as new:
+                got = os.getxattr(path, "user.mq.priority")
+                assert got == b"0", "a new queue of the name has priority %r" % got
+                mq_unlink(name)
+
+
 # 5. sem/: the old open file keeps its semaphore -------------------------------------------
 
 def test_sem_old_file_keeps_its_semaphore_made_again_natively():
