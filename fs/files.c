@@ -339,6 +339,9 @@ void files_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 	if (file_of(fi)->node->inst->kind->messages)
 		size = MIN(size, io_limit);
 	struct io *io = io_new(req, fi, size, off);
+	/* The kernel keeps no position of a stream: each call's first piece
+	 * comes at offset 0, and the next ones at what the call has read. */
+	io->progress.continues = io->file->stream && off > 0;
 	io->buf = g_malloc(size ? size : 1);
 	io_start(io, fi->flags);
 }

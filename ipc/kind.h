@@ -67,6 +67,12 @@ struct ipc_progress {
 	long done;
 	bool waiting;  /* the request has been told to wait at least once */
 	bool may_wait; /* set by the caller: false for O_NONBLOCK */
+	/* Set by the caller: the request is a later piece of one call the
+	 * kernel cut in pieces (a readv of more buffers than a request
+	 * carries). A read of messages then returns only the rest of the
+	 * message the call began, and 0 where that one is done: a call never
+	 * returns parts of two messages. */
+	bool continues;
 	/* A descriptor of this request's own, readable when it is worth a
 	 * retry, for a kind that waits per request rather than per object
 	 * (wait_fd); set by the kind, -1 otherwise. */

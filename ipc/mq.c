@@ -452,6 +452,8 @@ static ssize_t mq_read(struct ipc_handle *h, void *buf, size_t len, off_t offset
 {
 	if (ipc_leftover_any(&h->rest))
 		return ipc_leftover_take(&h->rest, buf, len);
+	if (progress->continues)
+		return 0;
 	if (len >= (size_t)h->msgsize) {
 		ssize_t n = mq_receive(h->mqd, buf, h->msgsize, NULL);
 		return n < 0 ? -errno : n;

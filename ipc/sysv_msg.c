@@ -326,6 +326,8 @@ static ssize_t msg_read(struct ipc_handle *h, void *buf, size_t len, off_t offse
 		return finish_wait(h, buf, len, progress);
 	if (ipc_leftover_any(&h->rest))
 		return ipc_leftover_take(&h->rest, buf, len);
+	if (progress->continues)
+		return 0;
 	stop_watching(h);
 	if (h->empty_taken) {
 		h->empty_taken = false;

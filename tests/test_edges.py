@@ -226,6 +226,34 @@ def test_beyond_the_limit_a_call_arrives_in_pieces():
         os.unlink(path)
 
 
+def check_readv_in_pieces_ends_with_its_message(path, first):
+    """A readv of 300 one-byte buffers, which arrives as pieces of 256 and
+    44, returns the first message whole and nothing of the next one."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_NONBLOCK, 0o600)
+    try:
+        os.write(fd, b"x" * first)
+        os.write(fd, b"y" * 100)
+        bufs = bytes_buffers(300)
+        got = os.readv(fd, bufs)
+        assert got == min(first, 300), (path, first, got)
+        assert b"".join(bufs[:got]) == b"x" * got, (path, first)
+        if first > 300:
+            assert os.read(fd, 2000) == b"x" * (first - 300), (path, first)
+        got = os.read(fd, 2000)
+        assert got == b"y" * 100, (path, first, got[:8], len(got))
+        expect_errno(errno.EAGAIN, os.read, fd, 2000)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
+def test_a_readv_in_pieces_never_takes_part_of_the_next_message():
+    with PagesLimit(256), Mount() as m:
+        for first in (100, 255, 256, 257, 300, 400):
+            check_readv_in_pieces_ends_with_its_message(m.queue("rv%d" % first), first)
+            check_readv_in_pieces_ends_with_its_message(m.sysv("msg", 40 + first), first)
+
+
 def test_sendfile_and_splice_from_waiting_files_say_einval():
     with Mount() as m:
         sink = os.open("/dev/null", os.O_WRONLY)
