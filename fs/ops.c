@@ -64,7 +64,7 @@ static void attr_to_stat(const struct node *n, const struct ipc_attr *a, struct 
 		.st_gid = a->gid,
 		.st_size = size_to_show(n, a),
 		.st_blksize = 4096,
-		.st_blocks = (a->size + 511) / 512,
+		.st_blocks = a->blocks,
 		.st_atim = a->atime,
 		.st_mtim = a->mtime,
 		.st_ctim = a->ctime,

@@ -31,6 +31,7 @@ void ipc_attr_from_stat(const struct stat *st, struct ipc_attr *attr)
 		.gid = st->st_gid,
 		.mode = st->st_mode & 07777,
 		.size = st->st_size,
+		.blocks = st->st_blocks,
 		.atime = st->st_atim,
 		.mtime = st->st_mtim,
 		.ctime = st->st_ctim,

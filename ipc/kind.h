@@ -30,6 +30,7 @@ struct ipc_attr {
 	gid_t gid;
 	mode_t mode; /* permission bits only */
 	off_t size;
+	blkcnt_t blocks; /* 512-byte blocks the object takes, as du counts them */
 	struct timespec atime, mtime, ctime;
 	nlink_t nlink; /* 1 while a name holds the object, 0 once none does */
 	uint64_t id;   /* the object's identity: the same id, the same object */

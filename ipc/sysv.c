@@ -165,6 +165,8 @@ int sysv_stat(struct ipc_object *o, struct ipc_attr *attr)
 	struct sysv_stat st;
 	sysv_object_stat(o, &st);
 	*attr = st.attr;
+	/* Nothing tells what a System V object takes: its size rounded up. */
+	attr->blocks = (attr->size + 511) / 512;
 	return 0;
 }
 

@@ -96,6 +96,24 @@ def case_truncate_resizes(m, mode):
     assert os.stat(m.segment("t")).st_size == 100
 
 
+def case_blocks_are_the_segments_own(m, mode):
+    """st_blocks is what the segment takes, as du reads it, not its size
+    rounded up: a sparse segment takes less."""
+    make_direct(m, "blk")
+    path = m.segment("blk")
+    os.truncate(path, 1)
+    got, want = os.stat(path).st_blocks, os.stat(direct(m, "blk")).st_blocks
+    assert (got, want) == (0, 0), (got, want)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        assert os.pwrite(fd, b"0123456789", 4864) == 10
+    finally:
+        os.close(fd)
+    got, want = os.stat(path).st_blocks, os.stat(direct(m, "blk")).st_blocks
+    assert (got, want) == (8, 8), (got, want)
+    assert os.stat(path).st_size == 4874
+
+
 def case_read_write_reach_the_bytes(m, mode):
     make_direct(m, "rw", b"0123456789")
     fd = os.open(m.segment("rw"), os.O_RDWR)
