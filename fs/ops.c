@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -651,13 +652,38 @@ static int set_xattr(fuse_req_t req, struct node *n, const char *name, const cha
 	return r;
 }
 
+/* 1 if n shows the attribute name (listxattr), 0 if not. */
+static int has_xattr(fuse_req_t req, struct node *n, const char *name)
+{
+	g_autoptr(GString) names = g_string_new(NULL);
+	int r = list_xattrs(req, n, names);
+	if (r < 0)
+		return r;
+	for (const char *p = names->str; p < names->str + names->len; p += strlen(p) + 1)
+		if (strcmp(p, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* What a file does not let change: EPERM for an attribute it shows (its
+ * facts are read-only), ENOTSUP for one it has not got. */
+static int refusal(int r, int shown)
+{
+	return r == -ENOTSUP && shown > 0 ? -EPERM : r;
+}
+
 static void ipcfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			   size_t size, int flags)
 {
 	struct node *n = node_get(ino);
 	/* Values are text; a NUL inside one is not. */
 	g_autofree char *text = g_strndup(value, size);
-	int r = !n ? -ENOENT : strlen(text) != size ? -EINVAL : set_xattr(req, n, name, text);
+	int shown = n ? has_xattr(req, n, name) : -ENOENT;
+	int r = shown < 0 ? shown :
+		strlen(text) != size ? -EINVAL :
+		(flags & XATTR_CREATE) && shown ? -EEXIST :
+		(flags & XATTR_REPLACE) && !shown ? -ENODATA :
+		refusal(set_xattr(req, n, name, text), shown);
 	reply_err(req, -r);
 }
 
@@ -668,6 +694,8 @@ static void ipcfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	int r = !n ? -ENOENT :
 		node_is_kind_dir(n) && n->inst->kind->dir_removexattr ? IPC_CALL(n->inst, dir_removexattr, n->inst->state, &who, name) :
 							      -ENOTSUP;
+	if (n && r == -ENOTSUP)
+		r = refusal(r, has_xattr(req, n, name));
 	reply_err(req, -r);
 }
 

@@ -552,7 +552,7 @@ static int mq_setxattr(struct ipc_object *o, const char *attr, const char *value
 		       const struct ipc_caller *who)
 {
 	if (strcmp(attr, XATTR_PRIORITY) != 0)
-		return g_strv_contains((const char *const *)queue_xattrs, attr) ? -EPERM : -ENOTSUP;
+		return -ENOTSUP; /* the others are the queue's facts: fs/ says EPERM */
 	long prio;
 	if (ipc_parse_long(value, 0, sysconf(_SC_MQ_PRIO_MAX) - 1, &prio) < 0)
 		return -EINVAL;

@@ -21,6 +21,7 @@ of operations, each with its exact errno:
   symlinks, FIFOs and directories planted in /dev/shm, checked against
   the kernel's own listings."""
 import ctypes
+import errno
 import mmap
 import os
 import pickle
@@ -31,8 +32,8 @@ import subprocess
 import tempfile
 import time
 
-from ipcfs_test import (KIND_XATTRS, as_user as as_any_user, PosixQueue, SysV,
-                        direct_owner_and_mode, errno_name, run, watched_mount)
+from ipcfs_test import (HOLDERS_XATTR, KIND_XATTRS, as_user as as_any_user, PosixQueue, SysV,
+                        direct_owner_and_mode, errno_name, expect_errno, run, watched_mount)
 
 FULL = os.environ.get("IPCFS_TEST_SIZE") == "full"
 RACE_SECONDS = 3 if FULL else 0.5   # per kind
@@ -403,6 +404,42 @@ def open_attempts(kind, path):
     return got
 
 
+def test_xattr_flags_and_read_only_attributes():
+    """setxattr's XATTR_CREATE is EEXIST for an attribute the file shows
+    and XATTR_REPLACE ENODATA for one it has not; an attribute it shows but
+    that can't be set (the object's facts, user.ipc.holders) is EPERM on
+    every kind, one it has not got ENOTSUP; nothing changes."""
+    with watched_mount(MOUNT_OPTIONS, seconds=60) as m:
+        for n, kind in enumerate(KINDS):
+            obj = Obj(m, kind, n).make(0o600)
+            before = {a: os.getxattr(obj.path, a) for a in KIND_XATTRS[kind]
+                      if a != HOLDERS_XATTR}
+            got = {}
+            for a in KIND_XATTRS[kind]:
+                got["create " + a] = outcome(os.setxattr, obj.path, a, b"1", os.XATTR_CREATE)
+                if a != "user.mq.priority":
+                    got["set " + a] = outcome(os.setxattr, obj.path, a, b"1")
+                    got["remove " + a] = outcome(os.removexattr, obj.path, a)
+            got["replace user.x"] = outcome(os.setxattr, obj.path, "user.x", b"1",
+                                            os.XATTR_REPLACE)
+            got["set user.x"] = outcome(os.setxattr, obj.path, "user.x", b"1")
+            want = {"replace user.x": "ENODATA", "set user.x": "ENOTSUP"}
+            for a in KIND_XATTRS[kind]:
+                want["create " + a] = "EEXIST"
+                if a != "user.mq.priority":
+                    want["set " + a] = want["remove " + a] = "EPERM"
+            assert got == want, "%s: {op: (got, expected)} %r" % (
+                kind, {k: (got.get(k), want.get(k)) for k in want if got.get(k) != want.get(k)})
+            after = {a: os.getxattr(obj.path, a) for a in before}
+            assert after == before, (kind, before, after)
+        path = os.path.join(m.path, "mq")
+        expect_errno(errno.EEXIST, os.setxattr, path, "user.mq.maxmsg", b"5", os.XATTR_CREATE)
+        expect_errno(errno.ENODATA, os.setxattr, path, "user.mq.x", b"5", os.XATTR_REPLACE)
+        os.setxattr(path, "user.mq.maxmsg", b"5", os.XATTR_REPLACE)
+        assert os.getxattr(path, "user.mq.maxmsg") == b"5"
+        os.removexattr(path, "user.mq.maxmsg")
+
+
 def test_open_objects_usable_but_not_theirs():
     """0666 objects of root's: the user reads, writes, maps and polls them,
     reads their xattrs, and can't remove, chmod or chown them."""
@@ -419,10 +456,11 @@ def test_open_objects_usable_but_not_theirs():
                 "poll": both, "fstat owner": 0,
                 "getxattr": XATTRS[kind],
                 # The priority of writes through the mount: write permission
-                # is enough. The others are the kernel's numbers, read-only.
-                "setxattr " + SETTABLE[kind]: {"mq": "ok", "sysv/msg": "ENOTSUP",
-                                               "sysv/sem": "ENOTSUP", "sysv/shm": "ENOTSUP",
-                                               "shm": "ENOTSUP", "sem": "ENOTSUP"}[kind],
+                # is enough. The others are the kernel's numbers, read-only
+                # (EPERM); shm/ files have no user.x (ENOTSUP).
+                "setxattr " + SETTABLE[kind]: {"mq": "ok", "sysv/msg": "EPERM",
+                                               "sysv/sem": "EPERM", "sysv/shm": "EPERM",
+                                               "shm": "ENOTSUP", "sem": "EPERM"}[kind],
                 "removexattr user.x": "ENOTSUP",
                 "truncate 0": "not tried" if kind == "shm" else "ok",
                 "utime now": "ok", "utime set": "EPERM",
