@@ -259,7 +259,7 @@ static long read_proc_long(const char *path, long fallback)
 	g_autofree char *text = NULL;
 	long v;
 	if (!g_file_get_contents(path, &text, NULL, NULL) ||
-	    ipc_parse_long(text, 1, LONG_MAX, &v) < 0)
+	    ipc_parse_long(g_strchomp(text), 1, LONG_MAX, &v) < 0)
 		return fallback;
 	return v;
 }

@@ -17,17 +17,18 @@ int ipc_check_name(const char *name, size_t max_len)
 	return 0;
 }
 
-/* A decimal number between min and max, with surrounding white space. */
+/* A number between min and max (min >= 0) in its one decimal spelling:
+ * digits only, no sign, no space or newline, no leading zero. A value
+ * written any other way is EINVAL, so that what is accepted is exactly what
+ * the documentation says. */
 int ipc_parse_long(const char *text, long min, long max, long *out)
 {
-	g_autofree char *copy = g_strstrip(g_strdup(text));
-	char *end = NULL;
-
-	if (copy[0] == '\0')
+	size_t digits = strspn(text, "0123456789");
+	if (digits == 0 || text[digits] != '\0' || (text[0] == '0' && digits > 1))
 		return -EINVAL;
 	errno = 0;
-	long v = strtol(copy, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
+	long v = strtol(text, NULL, 10);
+	if (errno != 0 || v < min || v > max)
 		return -EINVAL;
 	*out = v;
 	return 0;

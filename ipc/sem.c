@@ -397,12 +397,15 @@ static ssize_t sem_read(struct ipc_handle *h, void *buf, size_t len, off_t offse
 	return n;
 }
 
-/* "post", "+N" or "N" posts N times; "wait" or "-N" waits N times. */
+/* "post", "+N" or "N" posts N times; "wait" or "-N" waits N times; each
+ * followed by at most one newline, which echo adds, and nothing else. */
 static int parse_command(const char *buf, size_t len, bool *is_wait, long *count)
 {
 	if (len > 32 || memchr(buf, '\0', len))
 		return -EINVAL;
-	g_autofree char *text = g_strstrip(g_strndup(buf, len));
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	g_autofree char *text = g_strndup(buf, len);
 	*is_wait = false;
 	*count = 1;
 	if (strcmp(text, "post") == 0)
@@ -416,8 +419,6 @@ static int parse_command(const char *buf, size_t len, bool *is_wait, long *count
 		*is_wait = text[0] == '-';
 		number++;
 	}
-	if (!g_ascii_isdigit(number[0]))
-		return -EINVAL;
 	return ipc_parse_long(number, 1, SEM_MAX_COUNT, count);
 }
 

@@ -145,9 +145,6 @@ static int parse_type(const char *suffix, long *type, int *flags, bool *may_send
 		*may_send = false;
 		number++;
 	}
-	/* One spelling per type: digits only, no leading zero, no spaces. */
-	if (number[0] == '0' || number[strspn(number, "0123456789")] != '\0')
-		return -EINVAL;
 	int r = ipc_parse_long(number, 1, G_MAXLONG, type);
 	if (r == 0 && suffix[0] == '-')
 		*type = -*type;

@@ -211,12 +211,9 @@ static int parse_op(const char *word, struct sembuf *op)
 		return -EINVAL;
 	g_autofree char *num = g_strndup(word, sign - word);
 	long semnum, amount;
-	if (ipc_parse_long(num, 0, USHRT_MAX, &semnum) < 0 || !g_ascii_isdigit(sign[1]))
-		return -EINVAL;
-	const char *digits = sign + 1;
 	long min = *sign == '=' ? 0 : 1, max = *sign == '=' ? 0 : SEM_AMOUNT_MAX;
-	if (digits[strspn(digits, "0123456789")] != '\0' ||
-	    ipc_parse_long(digits, min, max, &amount) < 0)
+	if (ipc_parse_long(num, 0, USHRT_MAX, &semnum) < 0 ||
+	    ipc_parse_long(sign + 1, min, max, &amount) < 0)
 		return -EINVAL;
 	op->sem_num = (unsigned short)semnum;
 	op->sem_op = (short)(*sign == '-' ? -amount : amount);

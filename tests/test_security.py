@@ -440,6 +440,27 @@ def test_xattr_flags_and_read_only_attributes():
         os.removexattr(path, "user.mq.maxmsg")
 
 
+def test_xattr_numbers_have_one_spelling():
+    """A number set as an xattr is digits alone: a sign, a space, a newline
+    or a leading zero is EINVAL, and nothing changes."""
+    with watched_mount(MOUNT_OPTIONS, seconds=60) as m:
+        obj = Obj(m, "mq", 0).make(0o600)
+        settable = [(obj.path, "user.mq.priority"),
+                    (os.path.join(m.path, "mq"), "user.mq.maxmsg"),
+                    (os.path.join(m.path, "sysv", "sem"), "user.sem.nsems"),
+                    (os.path.join(m.path, "sysv", "shm"), "user.shm.size")]
+        for path, name in settable:
+            before = os.getxattr(path, name)
+            for bad in (b"+5", b" 5", b"5 ", b"5\n", b"010", b"00", b"-0", b"5x", b"", b"0x10"):
+                got = outcome(os.setxattr, path, name, bad)
+                assert got == "EINVAL", (name, bad, got)
+                assert os.getxattr(path, name) == before, (name, bad)
+            os.setxattr(path, name, b"10")
+            assert os.getxattr(path, name) == b"10", name
+            if path != obj.path:
+                os.removexattr(path, name)
+
+
 def test_open_objects_usable_but_not_theirs():
     """0666 objects of root's: the user reads, writes, maps and polls them,
     reads their xattrs, and can't remove, chmod or chown them."""

@@ -355,7 +355,7 @@ def case_cat_prints_the_value(m):
 def case_each_write_form(m):
     make_sem(m, "w")
     steps = [(b"post", 1), (b"+3", 4), (b"2", 6), (b"wait", 5), (b"-2", 3),
-             (b"  post \n", 4), (b"\twait\n", 3), (b"1\n", 4), (b"-4", 0)]
+             (b"post\n", 4), (b"wait\n", 3), (b"1\n", 4), (b"-4\n", 0), (b"+10", 10)]
     for command, want in steps:
         assert write(m, "w", command) == len(command), command
         assert (command, value_of(m, "w"), cat(m, "w")) == (command, want, b"%d\n" % want)
@@ -373,7 +373,11 @@ def case_bad_commands_are_einval(m):
     make_sem(m, "bad", value=2)
     for command in (b"bogus", b"+0", b"-0", b"0", b"-x", b"+", b"-", b"\n", b"   ",
                     b"post post", b"post\nwait", b"wait now", b"3x", b"+-1", b"1.5",
-                    b"POST", b"po\0st", b"+2147483648", b"x" * 100):
+                    b"POST", b"po\0st", b"+2147483648", b"x" * 100,
+                    # One spelling: at most one newline after the word or
+                    # number, no other space, no leading zero.
+                    b"post\r", b"post\r\n", b"post\n\n", b" post", b"post ", b"\twait\n",
+                    b"+01", b"01", b"-01", b"+ 1", b"1 ", b"\n1"):
         expect_errno(errno.EINVAL, write, m, "bad", command)
         assert (command, value_of(m, "bad")) == (command, 2)
     assert m.alive()
