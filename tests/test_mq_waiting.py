@@ -42,11 +42,20 @@ def interrupted(signum, frame):
 signal.signal(signal.SIGUSR1, interrupted)
 signal.siginterrupt(signal.SIGUSR1, True)
 op, path = sys.argv[1:3]
-fd = os.open(path, os.O_RDONLY if op == "read" else os.O_WRONLY)
+fd = os.open(path, os.O_RDONLY if op in ("read", "rawread") else os.O_WRONLY)
 print("ready", flush=True)
 try:
     if op == "read":
         sys.stdout.buffer.write(os.read(fd, 64))
+    elif op == "rawread":
+        # read(2) itself, which Python would retry on EINTR.
+        import ctypes, errno
+        libc = ctypes.CDLL(None, use_errno=True)
+        buf = ctypes.create_string_buffer(64)
+        n = libc.read(fd, buf, 64)
+        print(buf.raw[:n].decode() if n >= 0 else errno.errorcode[ctypes.get_errno()],
+              flush=True)
+        sys.stdin.read()
     else:
         os.write(fd, sys.argv[3].encode())
 except Interrupted:
@@ -166,7 +175,8 @@ class Child:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         try:
             assert self.next_line() == b"ready\n", "the child did not start"
-            wait_until(lambda: blocked_in(self.proc.pid, op), "child blocked in " + op)
+            call = "read" if op == "rawread" else op
+            wait_until(lambda: blocked_in(self.proc.pid, call), "child blocked in " + call)
             daemon_caught_up(path)
         except BaseException:
             self.__exit__()
@@ -256,6 +266,25 @@ def test_interrupted_reader_takes_nothing():
             # Its file is still open, so nothing has dropped its request.
             expect_nothing_taken(m, q, "q")
             assert child.output() == b""
+
+
+def process_state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_stopped_and_continued_reader_gets_eintr():
+    """SIGSTOP interrupts a waiting read as any signal does, and FUSE can't
+    ask the kernel to restart it as a direct mq_receive would be: read(2)
+    returns EINTR once continued (doc/design.md), having taken nothing."""
+    with watched_mount() as m, create_queue(m.name("q")) as q:
+        with Child("rawread", m.queue("q")) as child:
+            child.proc.send_signal(signal.SIGSTOP)
+            wait_until(lambda: process_state(child.proc.pid) == "T", "the child stopped")
+            child.proc.send_signal(signal.SIGCONT)
+            said = within(WAIT_LIMIT, "the continued read", child.next_line)
+            assert said == b"EINTR\n", said
+            expect_nothing_taken(m, q, "q")
 
 
 def test_killed_writer_sends_nothing():
