@@ -77,6 +77,8 @@ struct node *node_subdir(struct node *dir, const char *name);
 /* A file fixed in the tree (the root's "status"), or NULL. */
 struct node *node_fixed_file(struct node *dir, const char *name);
 bool node_is_kind_dir(const struct node *n);
+/* ns/ or anything below it: root's alone. */
+bool node_in_ns(const struct node *n);
 /* How long the kernel may keep a node's name (entry) and attributes:
  * objects not at all, so what other programs do shows at once. The
  * directories, fixed from start to unmount, keep their names for a day,

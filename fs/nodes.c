@@ -179,6 +179,11 @@ double node_attr_seconds(const struct node *n)
 	return n->is_dir ? 1.0 : 0;
 }
 
+bool node_in_ns(const struct node *n)
+{
+	return n->under_ns || n->ns;
+}
+
 bool node_is_kind_dir(const struct node *n)
 {
 	return n->is_dir && n->inst;

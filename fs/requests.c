@@ -53,19 +53,42 @@ void requests_stop(void)
 	g_rec_mutex_unlock(&daemon_lock);
 }
 
-/* Takes the lock for one handler. libfuse stops its ring threads with
- * pthread_cancel, which must not end one inside a handler, holding the
- * lock: cancellation waits until the handler is done. */
-static bool request_enter(fuse_req_t req, fuse_ino_t ino, bool answered, int *cancel_state)
+/* What a request is, for the checks made before its handler. */
+enum request_kind {
+	REQUEST_FORGET,  /* no answer, never refused */
+	REQUEST_RELEASE, /* gives back what was taken: never refused but at stop */
+	REQUEST_STAT,    /* getattr: anyone may stat ns/ itself, as any 0700 directory */
+	REQUEST_ACCESS,  /* everything else: the caller is checked */
+};
+
+/* In ns/ and below every request comes from root: the modes of ns/ and
+ * ns/N keep others from walking in, but not a process that was given a
+ * descriptor or a working directory there, so each request is checked
+ * too. */
+static int caller_check(fuse_req_t req, fuse_ino_t ino, enum request_kind kind)
+{
+	const struct node *n = node_get(ino);
+	if (!n || !node_in_ns(n) || fuse_req_ctx(req)->uid == 0)
+		return 0;
+	return kind == REQUEST_STAT && n->ns_root ? 0 : EACCES;
+}
+
+/* Takes the lock for one handler; 0, or the errno to answer instead of
+ * calling it, or -1 once the daemon stops (no state is touched then, the
+ * answer not counted). libfuse stops its ring threads with pthread_cancel, which
+ * must not end one inside a handler, holding the lock: cancellation
+ * waits until the handler is done. */
+static int request_enter(fuse_req_t req, fuse_ino_t ino, enum request_kind kind,
+			 int *cancel_state)
 {
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, cancel_state);
 	g_rec_mutex_lock(&daemon_lock);
 	if (stopped)
-		return false;
+		return -1;
 	transport_request(req);
-	if (answered)
+	if (kind != REQUEST_FORGET)
 		stats_request(req, ino);
-	return true;
+	return kind >= REQUEST_STAT ? caller_check(req, ino, kind) : 0;
 }
 
 static void request_leave(int cancel_state)
@@ -74,22 +97,27 @@ static void request_leave(int cancel_state)
 	pthread_setcancelstate(cancel_state, NULL);
 }
 
-/* A handler, called holding the lock; once the daemon stops, answered
- * with refusal instead. counted: whether stats count its answer. */
-#define LOCKED_OR(op, ino, counted, refusal, params, args)          \
-	static void locked_##op params                               \
-	{                                                            \
-		int cancel_state;                                    \
-		if (request_enter(req, ino, counted, &cancel_state)) \
-			ipcfs_handlers.op args;                      \
-		else                                                 \
-			refusal;                                     \
-		request_leave(cancel_state);                         \
+/* A handler, called holding the lock; where request_enter refuses it
+ * (the daemon stops, the caller may not), answered with refusal instead,
+ * which may use err. */
+#define LOCKED_OR(op, ino, kind, refusal, params, args)                  \
+	static void locked_##op params                                    \
+	{                                                                 \
+		int cancel_state;                                         \
+		int err = request_enter(req, ino, kind, &cancel_state);   \
+		if (err == 0)                                             \
+			ipcfs_handlers.op args;                           \
+		else                                                      \
+			refusal;                                          \
+		request_leave(cancel_state);                              \
 	}
-#define LOCKED(op, ino, params, args) LOCKED_OR(op, ino, true, fuse_reply_err(req, ENODEV), params, args)
+#define LOCKED_AS(op, ino, kind, params, args) \
+	LOCKED_OR(op, ino, kind, err < 0 ? fuse_reply_err(req, ENODEV) : reply_err(req, err), params, args)
+#define LOCKED(op, ino, params, args) LOCKED_AS(op, ino, REQUEST_ACCESS, params, args)
 
 LOCKED(lookup, parent, (fuse_req_t req, fuse_ino_t parent, const char *name), (req, parent, name))
-LOCKED(getattr, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
+LOCKED_AS(getattr, ino, REQUEST_STAT,
+	  (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
 LOCKED(setattr, ino,
        (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi),
        (req, ino, attr, to_set, fi))
@@ -114,8 +142,10 @@ LOCKED(write, ino,
        (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 	struct fuse_file_info *fi),
        (req, ino, buf, size, off, fi))
-LOCKED(flush, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
-LOCKED(release, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
+LOCKED_AS(flush, ino, REQUEST_RELEASE, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+	  (req, ino, fi))
+LOCKED_AS(release, ino, REQUEST_RELEASE, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+	  (req, ino, fi))
 LOCKED(fsync, ino, (fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi),
        (req, ino, datasync, fi))
 LOCKED(opendir, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
@@ -125,7 +155,8 @@ LOCKED(readdir, ino,
 LOCKED(readdirplus, ino,
        (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi),
        (req, ino, size, off, fi))
-LOCKED(releasedir, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
+LOCKED_AS(releasedir, ino, REQUEST_RELEASE,
+	  (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
 LOCKED(statfs, ino, (fuse_req_t req, fuse_ino_t ino), (req, ino))
 LOCKED(setxattr, ino,
        (fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags),
@@ -146,7 +177,7 @@ LOCKED(lseek, ino, (fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struc
 /* Forgets have no answer, and are not counted; once stopping, there is
  * nothing to forget. */
 #define LOCKED_FORGET(op, params, args) \
-	LOCKED_OR(op, FUSE_ROOT_ID, false, fuse_reply_none(req), params, args)
+	LOCKED_OR(op, FUSE_ROOT_ID, REQUEST_FORGET, fuse_reply_none(req), params, args)
 
 LOCKED_FORGET(forget, (fuse_req_t req, fuse_ino_t ino, uint64_t nlookup), (req, ino, nlookup))
 LOCKED_FORGET(forget_multi, (fuse_req_t req, size_t count, struct fuse_forget_data *forgets),

@@ -238,6 +238,49 @@ def test_only_root_may_list_or_enter():
                      os.O_RDONLY)
 
 
+def attempts_from_inside(fd):
+    """As a user whose working directory is ns/N/ and who holds fd, a file
+    of the container's queue that root opened: the errno of each try."""
+    tries = {
+        "create mq/x": lambda: os.close(os.open("mq/x", os.O_CREAT | os.O_RDWR, 0o666)),
+        "list mq": lambda: os.listdir("mq"),
+        "stat mq/jobs": lambda: os.stat("mq/jobs"),
+        "getxattr .": lambda: os.getxattr(".", "user.ns.pid"),
+        "read fd": lambda: os.read(fd, 64),
+        "write fd": lambda: os.write(fd, b"x"),
+        "fstat fd": lambda: os.fstat(fd),
+        "fgetxattr fd": lambda: os.getxattr(fd, "user.mq.curmsgs"),
+    }
+    got = {}
+    for what, fn in tries.items():
+        try:
+            fn()
+            got[what] = "ok"
+        except OSError as e:
+            got[what] = errno.errorcode[e.errno]
+    return got
+
+
+def test_no_request_below_ns_but_roots():
+    """The modes of ns/ keep others from walking in; a process that got a
+    working directory or a descriptor there from root is refused too, on
+    every request, and can't make a queue in the container."""
+    with Mount() as m, Container(m.key(7)) as c:
+        fd = os.open(top(m, c, "mq", "jobs"), os.O_RDWR | os.O_NONBLOCK)
+        here = os.getcwd()
+        try:
+            os.chdir(top(m, c))
+            got = as_user(NOBODY, attempts_from_inside, fd)
+        finally:
+            os.chdir(here)
+            os.close(fd)
+        assert got == {what: "EACCES" for what in got}, got
+        assert c.ask("queue x") == "no"
+        assert "x" not in os.listdir(top(m, c, "mq"))
+        # ns/ itself may be stat'ed by anyone, as any 0700 directory.
+        assert as_user(NOBODY, lambda: os.stat(os.path.join(m.path, "ns")).st_mode & 0o777) == 0o700
+
+
 def daemon_holds(pid, devs, ns):
     """The daemon's descriptors of a file on devs, or of namespace ns."""
     held = []
