@@ -1,6 +1,7 @@
 /* ipcfs-floor: the FUSE floor the benchmark measures ipcfs against.
  *
  *   ipcfs-floor -f MOUNTPOINT [-o msgsize=N] [-o io_uring[,io_uring_q_depth=N]]
+ *               [-o stall_flush]
  *
  * A file system of one file, /f, that does no work at all: a write is
  * answered with its count at once, a read with zeros at once, up to
@@ -10,11 +11,19 @@
  * io_uring on one ring thread per CPU, where the kernel's enable_uring is
  * on), and opens its file the way ipcfs opens a queue file, so the kernel
  * treats both alike. What a queue round trip through ipcfs costs
- * beyond a round trip here is what the daemon's own work adds. */
+ * beyond a round trip here is what the daemon's own work adds.
+ *
+ * For the tests, -o stall_flush makes it a hostile file system instead: a
+ * close of its file (FLUSH) is not answered until it gets SIGUSR1, so a
+ * process that execs with the file open close-on-exec is stuck in execve
+ * meanwhile. */
 #define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 18)
 #include <fuse_lowlevel.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,13 +39,21 @@
 
 struct floor_options {
 	unsigned long msgsize;
+	int stall_flush;
 };
 
 static char *zeros; /* what every read answers with */
 static size_t msgsize;
+static bool stall_flush;
+
+/* FLUSHes held unanswered until SIGUSR1; guarded by stalled_lock. */
+static pthread_mutex_t stalled_lock = PTHREAD_MUTEX_INITIALIZER;
+static fuse_req_t stalled[64];
+static size_t stalled_count;
 
 static const struct fuse_opt floor_opts[] = {
 	{ "msgsize=%lu", offsetof(struct floor_options, msgsize), 0 },
+	{ "stall_flush", offsetof(struct floor_options, stall_flush), 1 },
 	FUSE_OPT_END,
 };
 
@@ -96,7 +113,7 @@ static void floor_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	fi->direct_io = 1;
 	fi->nonseekable = 1;
-	fi->noflush = 1;
+	fi->noflush = !stall_flush;
 	fi->parallel_direct_writes = 1;
 	fuse_reply_open(req, fi);
 }
@@ -111,6 +128,32 @@ static void floor_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 			off_t off, struct fuse_file_info *fi)
 {
 	fuse_reply_write(req, size);
+}
+
+static void floor_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	pthread_mutex_lock(&stalled_lock);
+	if (stalled_count < sizeof(stalled) / sizeof(stalled[0]))
+		stalled[stalled_count++] = req;
+	else
+		fuse_reply_err(req, 0);
+	pthread_mutex_unlock(&stalled_lock);
+}
+
+/* Answers every FLUSH held, at each SIGUSR1. */
+static void *release_stalled(void *arg)
+{
+	sigset_t *usr1 = arg;
+	for (;;) {
+		int sig;
+		if (sigwait(usr1, &sig) != 0)
+			return NULL;
+		pthread_mutex_lock(&stalled_lock);
+		for (size_t i = 0; i < stalled_count; i++)
+			fuse_reply_err(stalled[i], 0);
+		stalled_count = 0;
+		pthread_mutex_unlock(&stalled_lock);
+	}
 }
 
 static void floor_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -145,6 +188,7 @@ static const struct fuse_lowlevel_ops floor_ops = {
 	.open = floor_open,
 	.read = floor_read,
 	.write = floor_write,
+	.flush = floor_flush,
 	.release = floor_release,
 	.readdir = floor_readdir,
 };
@@ -182,6 +226,14 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	msgsize = fo.msgsize;
+	stall_flush = fo.stall_flush;
+	static sigset_t usr1;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_t releaser;
+	if (stall_flush && (pthread_sigmask(SIG_BLOCK, &usr1, NULL) != 0 ||
+			    pthread_create(&releaser, NULL, release_stalled, &usr1) != 0))
+		goto out;
 	zeros = calloc(1, msgsize);
 	if (zeros)
 		status = serve(&args, &opts);

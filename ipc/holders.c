@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "holders.h"
+#include "procscan.h"
 #include "space.h"
 
 struct ipc_holders {
@@ -24,7 +25,6 @@ struct ipc_holders {
 	/* Written by the scanning thread alone until done, read only after. */
 	GHashTable *held;     /* struct ipc_file_id -> GArray of pid_t, of wanted files */
 	GHashTable *processes; /* pid -> struct process, for the pids in held */
-	guint notes;          /* (file, process) pairs noted */
 };
 
 static guint file_id_hash(gconstpointer p)
@@ -39,39 +39,38 @@ static gboolean file_id_equal(gconstpointer a, gconstpointer b)
 	return x->dev == y->dev && x->ino == y->ino && x->ns == y->ns;
 }
 
+static void pids_free(gpointer p)
+{
+	g_array_unref(p);
+}
+
+/* What one process holds of the files wanted: read on a reader thread of
+ * ipc_procscan, kept if it holds any. */
 struct process {
 	uid_t uid; /* the owner of its /proc entry: its effective uid */
 	char *command;
+	GArray *files; /* struct ipc_file_id, each once */
 };
 
 static void process_free(gpointer p)
 {
 	struct process *proc = p;
 	g_free(proc->command);
+	if (proc->files)
+		g_array_unref(proc->files);
 	g_free(proc);
 }
 
-static void pids_free(gpointer p)
-{
-	g_array_unref(p);
-}
-
-/* Once per process and file, however many descriptors or mappings: a
- * process is scanned whole before the next. */
-static void note_held(struct ipc_holders *s, dev_t dev, ino_t ino, ino_t ns, pid_t pid)
+/* Once per file, however many descriptors or mappings. */
+static void note_held(GHashTable *wanted, GArray *files, dev_t dev, ino_t ino, ino_t ns)
 {
 	struct ipc_file_id id = { dev, ino, ns };
-	if (!g_hash_table_contains(s->wanted, &id))
+	if (!g_hash_table_contains(wanted, &id))
 		return; /* kept small: only the files asked about */
-	GArray *pids = g_hash_table_lookup(s->held, &id);
-	if (!pids) {
-		pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
-		g_hash_table_insert(s->held, g_memdup2(&id, sizeof id), pids);
-	}
-	if (pids->len && g_array_index(pids, pid_t, pids->len - 1) == pid)
-		return;
-	g_array_append_val(pids, pid);
-	s->notes++;
+	for (guint i = 0; i < files->len; i++)
+		if (file_id_equal(&g_array_index(files, struct ipc_file_id, i), &id))
+			return;
+	g_array_append_val(files, id);
 }
 
 static GString *read_proc_file(int dir, const char *name)
@@ -96,7 +95,7 @@ static GString *read_proc_file(int dir, const char *name)
 	return text;
 }
 
-static void scan_descriptors(struct ipc_holders *s, int pid_dir, pid_t pid)
+static void scan_descriptors(GHashTable *wanted, GArray *files, int pid_dir)
 {
 	int fd = openat(pid_dir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -113,14 +112,14 @@ static void scan_descriptors(struct ipc_holders *s, int pid_dir, pid_t pid)
 		 * system: the descriptor may be of a FUSE mount, this one. */
 		struct statx stx;
 		if (statx(dirfd(d), e->d_name, AT_STATX_DONT_SYNC, STATX_INO, &stx) == 0)
-			note_held(s, makedev(stx.stx_dev_major, stx.stx_dev_minor), stx.stx_ino, 0,
-				  pid);
+			note_held(wanted, files, makedev(stx.stx_dev_major, stx.stx_dev_minor),
+				  stx.stx_ino, 0);
 	}
 	closedir(d);
 }
 
 /* Lines "start-end perms offset major:minor inode path". */
-static void scan_maps(struct ipc_holders *s, int pid_dir, pid_t pid)
+static void scan_maps(GHashTable *wanted, GArray *files, int pid_dir)
 {
 	g_autoptr(GString) maps = read_proc_file(pid_dir, "maps");
 	if (!maps)
@@ -141,9 +140,9 @@ static void scan_maps(struct ipc_holders *s, int pid_dir, pid_t pid)
 		if (path && g_str_has_prefix(line + path, "/SYSV")) {
 			if (ns == 0 && fstatat(pid_dir, "ns/ipc", &st, 0) == 0)
 				ns = st.st_ino;
-			note_held(s, IPC_FILE_SYSV_SHM, ino, ns, pid);
+			note_held(wanted, files, IPC_FILE_SYSV_SHM, ino, ns);
 		} else {
-			note_held(s, makedev(major, minor), ino, 0, pid);
+			note_held(wanted, files, makedev(major, minor), ino, 0);
 		}
 	}
 }
@@ -162,22 +161,40 @@ static char *command_of(int pid_dir)
 	return g_strdup(comm->str);
 }
 
-static void scan_process(struct ipc_holders *s, int proc, const char *name, pid_t pid)
+/* On a reader thread: the files wanted that process pid holds. */
+static gpointer scan_process(int pid_dir, pid_t pid, gpointer wanted)
 {
-	int dir = openat(proc, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		return; /* gone, or not ours to see */
-	guint before = s->notes;
-	scan_descriptors(s, dir, pid);
-	scan_maps(s, dir, pid);
+	g_autoptr(GArray) files = g_array_new(FALSE, FALSE, sizeof(struct ipc_file_id));
+	scan_descriptors(wanted, files, pid_dir);
+	scan_maps(wanted, files, pid_dir);
+	if (files->len == 0)
+		return NULL;
+	struct process *p = g_new0(struct process, 1);
 	struct stat st;
-	if (s->notes != before) {
-		struct process *p = g_new0(struct process, 1);
-		p->uid = fstat(dir, &st) == 0 ? st.st_uid : 0;
-		p->command = command_of(dir);
-		g_hash_table_insert(s->processes, GINT_TO_POINTER(pid), p);
+	p->uid = fstat(pid_dir, &st) == 0 ? st.st_uid : 0;
+	p->command = command_of(pid_dir);
+	p->files = g_steal_pointer(&files);
+	return p;
+}
+
+/* What the readers found, by file and by pid. */
+static void keep_found(struct ipc_holders *s, GArray *found)
+{
+	for (guint i = 0; i < found->len; i++) {
+		struct ipc_procscan_result *r = &g_array_index(found, struct ipc_procscan_result, i);
+		struct process *p = r->found;
+		for (guint j = 0; j < p->files->len; j++) {
+			const struct ipc_file_id *id = &g_array_index(p->files, struct ipc_file_id, j);
+			GArray *pids = g_hash_table_lookup(s->held, id);
+			if (!pids) {
+				pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
+				g_hash_table_insert(s->held, g_memdup2(id, sizeof *id), pids);
+			}
+			g_array_append_val(pids, r->pid);
+		}
+		g_clear_pointer(&p->files, g_array_unref);
+		g_hash_table_insert(s->processes, GINT_TO_POINTER(r->pid), p);
 	}
-	close(dir);
 }
 
 static void holders_unref(struct ipc_holders *s)
@@ -196,26 +213,15 @@ static void holders_unref(struct ipc_holders *s)
 }
 
 /* On the one thread of the pool: scans run one after the other, so that
- * many asked at once cost one thread and its stack, not one each. */
+ * many asked at once cost one scan at a time, not one each. */
 static void scan(gpointer data, gpointer unused)
 {
 	struct ipc_holders *s = data;
-	ipc_space_home(); /* /proc is read from anywhere, but no namespace is kept */
-	pid_t self = getpid();
-	int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = proc >= 0 ? fdopendir(proc) : NULL;
-	if (d) {
-		struct dirent *e;
-		while ((e = readdir(d))) {
-			char *end;
-			long pid = strtol(e->d_name, &end, 10);
-			if (*end == '\0' && pid > 0 && pid != self)
-				scan_process(s, dirfd(d), e->d_name, (pid_t)pid);
-		}
-		closedir(d);
-	} else if (proc >= 0) {
-		close(proc);
-	}
+	ipc_space_home();
+	g_autoptr(GArray) found = g_array_new(FALSE, FALSE, sizeof(struct ipc_procscan_result));
+	ipc_procscan(scan_process, process_free, g_hash_table_ref(s->wanted),
+		     (GDestroyNotify)g_hash_table_unref, found);
+	keep_found(s, found);
 	g_atomic_int_set(&s->done, 1);
 	eventfd_write(s->fd, 1);
 	holders_unref(s);

@@ -1,4 +1,13 @@
-/* IPC namespaces as the kinds reach them (see space.h). */
+/* IPC namespaces as the kinds reach them (see space.h).
+ *
+ * Another namespace is reached through a pidfd of a process in it, never
+ * through that process's /proc entries: reading /proc/PID/ns/ipc, root or
+ * any file ptrace rules guard waits for a process that is in execve, and
+ * one stuck there (closing a file of a FUSE file system that does not
+ * answer) would stop whoever reads. A pidfd's namespace ioctls
+ * (PIDFD_GET_IPC_NAMESPACE..., Linux 6.11) take no such lock. A pidfd
+ * keeps the process's struct pid, not its namespaces: holding one keeps no
+ * namespace alive. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -6,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <linux/openat2.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -14,45 +24,101 @@
 
 #include "space.h"
 
-#define FIND_TRIES 3
+#ifndef PIDFS_IOCTL_MAGIC
+#define PIDFS_IOCTL_MAGIC 0xFF
+#endif
+#ifndef PIDFD_GET_IPC_NAMESPACE
+#define PIDFD_GET_IPC_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 2)
+#define PIDFD_GET_MNT_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 3)
+#endif
 
 struct ipc_space {
 	gint refs;
 	bool own;
 	ino_t ns;
-	/* The process seen in it last, or 0: read and replaced by any thread
-	 * that visits (handlers and pool threads), atomically. */
-	gint pid;
+	/* A process seen in it last: its pidfd, or -1, and its pid. Read and
+	 * replaced by any thread that visits (handlers and pool threads). */
+	GMutex process_lock;
+	int pidfd;   /* guarded by process_lock */
+	pid_t pid;   /* guarded by process_lock */
 	gint forsaken; /* set once it had no process: never entered again */
 };
 
 /* Set once by ipc_spaces_setup, read only after. */
-static struct ipc_space own_space = { .refs = 1, .own = true };
-static int own_fd = -1; /* the daemon's namespace, to come back to */
+static struct ipc_space own_space = { .refs = 1, .own = true, .pidfd = -1 };
+static int own_fd = -1;     /* the daemon's IPC namespace, to come back to */
+static int own_mnt_fd = -1; /* its mount namespace, likewise */
+static int own_cwd_fd = -1; /* its working directory */
+
+static int pidfd_of(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	return fd < 0 ? -errno : fd;
+}
+
+/* A descriptor of the namespace (cmd: PIDFD_GET_*_NAMESPACE) that the
+ * process of pidfd is in now; -ESRCH once it has exited. */
+static int namespace_of(int pidfd, unsigned long cmd)
+{
+	int fd = ioctl(pidfd, cmd, 0);
+	return fd < 0 ? -errno : fd;
+}
+
+static long inode_of(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) < 0 ? -errno : (long)st.st_ino;
+}
+
+/* The inode number of the IPC namespace pidfd's process is in now. */
+static long ipc_ns_of_pidfd(int pidfd)
+{
+	int fd = namespace_of(pidfd, PIDFD_GET_IPC_NAMESPACE);
+	if (fd < 0)
+		return fd;
+	long ino = inode_of(fd);
+	close(fd);
+	return ino;
+}
 
 long ipc_ns_of(pid_t pid)
 {
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/ns/ipc", (int)pid);
-	struct stat st;
-	return stat(path, &st) < 0 ? -errno : (long)st.st_ino;
+	int pidfd = pidfd_of(pid);
+	if (pidfd < 0)
+		return pidfd;
+	long ino = ipc_ns_of_pidfd(pidfd);
+	close(pidfd);
+	return ino;
 }
 
 int ipc_spaces_setup(void)
 {
 	own_fd = open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC);
+	own_mnt_fd = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	own_cwd_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct stat st;
-	if (own_fd < 0 || fstat(own_fd, &st) < 0)
+	if (own_fd < 0 || own_mnt_fd < 0 || own_cwd_fd < 0 || fstat(own_fd, &st) < 0)
 		return -errno;
 	own_space.ns = st.st_ino;
+	/* The pidfd namespace ioctls are how other namespaces are reached. */
+	int pidfd = pidfd_of(getpid());
+	long ns = pidfd < 0 ? pidfd : ipc_ns_of_pidfd(pidfd);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (ns != (long)own_space.ns)
+		g_message("ns/ is empty: the kernel has no pidfd namespace ioctls (Linux 6.11): %s",
+			  g_strerror(ns < 0 ? (int)-ns : EINVAL));
 	return 0;
 }
 
 void ipc_spaces_teardown(void)
 {
-	if (own_fd >= 0)
-		close(own_fd);
-	own_fd = -1;
+	int *fds[] = { &own_fd, &own_mnt_fd, &own_cwd_fd };
+	for (size_t i = 0; i < G_N_ELEMENTS(fds); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
 }
 
 struct ipc_space *ipc_space_own(void)
@@ -62,11 +128,18 @@ struct ipc_space *ipc_space_own(void)
 
 int ipc_space_new(ino_t ns, pid_t pid, struct ipc_space **out)
 {
-	if (ipc_ns_of(pid) != (long)ns)
+	int pidfd = pidfd_of(pid);
+	if (pidfd < 0)
+		return pidfd;
+	if (ipc_ns_of_pidfd(pidfd) != (long)ns) {
+		close(pidfd);
 		return -ESRCH;
+	}
 	struct ipc_space *s = g_new0(struct ipc_space, 1);
 	s->refs = 1;
 	s->ns = ns;
+	g_mutex_init(&s->process_lock);
+	s->pidfd = pidfd;
 	s->pid = pid;
 	*out = s;
 	return 0;
@@ -81,8 +154,12 @@ struct ipc_space *ipc_space_ref(struct ipc_space *s)
 
 void ipc_space_unref(struct ipc_space *s)
 {
-	if (s && !s->own && g_atomic_int_dec_and_test(&s->refs))
-		g_free(s);
+	if (!s || s->own || !g_atomic_int_dec_and_test(&s->refs))
+		return;
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	g_mutex_clear(&s->process_lock);
+	g_free(s);
 }
 
 bool ipc_space_is_own(const struct ipc_space *s)
@@ -105,26 +182,52 @@ static gint compare_ns(gconstpointer a, gconstpointer b)
 	return (x > y) - (x < y);
 }
 
-int ipc_spaces_list(GArray *namespaces, GArray *pids)
+/* Calls found(pid, its IPC namespace, data) for each process, until it
+ * returns false. Only /proc's directory is read, never a process's own
+ * entries. */
+static int each_process(bool (*found)(pid_t pid, long ns, void *data), void *data)
 {
 	DIR *d = opendir("/proc");
 	if (!d)
 		return -errno;
-	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
-	g_autoptr(GArray) found = g_array_new(FALSE, FALSE, sizeof(struct ns_pid));
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		char *end;
 		long pid = strtol(e->d_name, &end, 10);
 		if (*end != '\0' || pid <= 0)
 			continue;
-		struct ns_pid p = { ipc_ns_of((pid_t)pid), pid };
-		if (p.ns < 0 || (ino_t)p.ns == own_space.ns || g_hash_table_contains(seen, &p.ns))
-			continue;
-		g_array_append_val(found, p);
-		g_hash_table_add(seen, g_memdup2(&p.ns, sizeof p.ns));
+		long ns = ipc_ns_of((pid_t)pid);
+		if (ns >= 0 && !found((pid_t)pid, ns, data))
+			break;
 	}
 	closedir(d);
+	return 0;
+}
+
+struct listing {
+	GHashTable *seen;
+	GArray *found;
+};
+
+static bool list_one(pid_t pid, long ns, void *data)
+{
+	struct listing *l = data;
+	struct ns_pid p = { ns, pid };
+	if ((ino_t)ns != own_space.ns && !g_hash_table_contains(l->seen, &p.ns)) {
+		g_array_append_val(l->found, p);
+		g_hash_table_add(l->seen, g_memdup2(&p.ns, sizeof p.ns));
+	}
+	return true;
+}
+
+int ipc_spaces_list(GArray *namespaces, GArray *pids)
+{
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	g_autoptr(GArray) found = g_array_new(FALSE, FALSE, sizeof(struct ns_pid));
+	struct listing l = { seen, found };
+	int r = each_process(list_one, &l);
+	if (r < 0)
+		return r;
 	g_array_sort(found, compare_ns);
 	for (guint i = 0; i < found->len; i++) {
 		const struct ns_pid *p = &g_array_index(found, struct ns_pid, i);
@@ -136,21 +239,47 @@ int ipc_spaces_list(GArray *namespaces, GArray *pids)
 	return 0;
 }
 
-static pid_t find_process(ino_t ns)
+struct search {
+	ino_t ns;
+	pid_t pid;
+};
+
+static bool is_in(pid_t pid, long ns, void *data)
 {
-	DIR *d = opendir("/proc");
-	if (!d)
-		return -errno;
-	pid_t found = -ESRCH;
-	struct dirent *e;
-	while (found < 0 && (e = readdir(d))) {
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
-		if (*end == '\0' && pid > 0 && ipc_ns_of((pid_t)pid) == (long)ns)
-			found = (pid_t)pid;
+	struct search *s = data;
+	if ((ino_t)ns != s->ns)
+		return true;
+	s->pid = pid;
+	return false;
+}
+
+/* A process in s now, held in s->pidfd; -ENOENT if none is left. Called
+ * holding s->process_lock. */
+static int find_process(struct ipc_space *s)
+{
+	if (s->pidfd >= 0 && ipc_ns_of_pidfd(s->pidfd) == (long)s->ns)
+		return 0;
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	s->pidfd = -1;
+	s->pid = 0;
+	for (;;) {
+		struct search found = { s->ns, 0 };
+		int r = each_process(is_in, &found);
+		if (r < 0)
+			return r;
+		if (found.pid == 0)
+			return -ENOENT;
+		int pidfd = pidfd_of(found.pid);
+		/* The pid may have exited, or left, since it was seen. */
+		if (pidfd >= 0 && ipc_ns_of_pidfd(pidfd) == (long)s->ns) {
+			s->pidfd = pidfd;
+			s->pid = found.pid;
+			return 0;
+		}
+		if (pidfd >= 0)
+			close(pidfd);
 	}
-	closedir(d);
-	return found;
 }
 
 /* -ENOENT once no process is left in it: the namespace is gone. */
@@ -160,33 +289,28 @@ pid_t ipc_space_process(struct ipc_space *s)
 		return getpid();
 	if (g_atomic_int_get(&s->forsaken))
 		return -ENOENT;
-	pid_t pid = g_atomic_int_get(&s->pid);
-	if (pid > 0 && ipc_ns_of(pid) == (long)s->ns)
-		return pid;
-	pid = find_process(s->ns);
-	g_atomic_int_set(&s->pid, pid > 0 ? pid : 0);
-	return pid == -ESRCH ? -ENOENT : pid;
+	g_mutex_lock(&s->process_lock);
+	int r = find_process(s);
+	pid_t pid = r < 0 ? r : s->pid;
+	g_mutex_unlock(&s->process_lock);
+	return pid;
 }
 
-/* A descriptor of what path names under process pid's /proc entry, made
- * only while pid is still in s: a pid reused by a process of another
- * namespace meanwhile is caught by the check after the open. */
-static int open_in_process(struct ipc_space *s, const char *path, int flags)
+/* A descriptor of s's own IPC namespace, or of the other namespace (cmd)
+ * of a process that is in s. */
+static int space_namespace(struct ipc_space *s, unsigned long cmd)
 {
-	for (int i = 0; i < FIND_TRIES; i++) {
-		pid_t pid = ipc_space_process(s);
-		if (pid < 0)
-			return pid;
-		g_autofree char *full = g_strdup_printf("/proc/%d/%s", (int)pid, path);
-		int fd = open(full, flags | O_CLOEXEC);
-		int err = errno;
-		if (ipc_ns_of(pid) == (long)s->ns)
-			return fd >= 0 ? fd : -err;
-		if (fd >= 0)
-			close(fd);
-		g_atomic_int_compare_and_exchange(&s->pid, pid, 0);
+	if (g_atomic_int_get(&s->forsaken))
+		return -ENOENT;
+	g_mutex_lock(&s->process_lock);
+	int r = find_process(s);
+	int fd = r < 0 ? r : namespace_of(s->pidfd, cmd);
+	g_mutex_unlock(&s->process_lock);
+	if (fd >= 0 && cmd == PIDFD_GET_IPC_NAMESPACE && inode_of(fd) != (long)s->ns) {
+		close(fd); /* it moved to another namespace just now */
+		return -ENOENT;
 	}
-	return -ENOENT;
+	return fd == -ESRCH ? -ENOENT : fd;
 }
 
 /* Each thread's: the space it acts for now, and whether it is in it. */
@@ -228,13 +352,10 @@ int ipc_space_enter(struct ipc_space *s, struct ipc_visit *v)
 		visiting_entered = true;
 		return 0;
 	}
-	int fd = open_in_process(s, "ns/ipc", O_RDONLY);
+	int fd = space_namespace(s, PIDFD_GET_IPC_NAMESPACE);
 	if (fd < 0)
 		return fd;
-	struct stat st;
-	int err = fstat(fd, &st) < 0 ? errno : st.st_ino != s->ns ? ENOENT : 0;
-	if (err == 0 && setns(fd, CLONE_NEWIPC) < 0)
-		err = errno;
+	int err = setns(fd, CLONE_NEWIPC) < 0 ? errno : 0;
 	close(fd);
 	if (err)
 		return -err;
@@ -251,8 +372,8 @@ void ipc_space_leave(struct ipc_visit *v)
 	visiting_entered = v->before_entered;
 }
 
-/* path below root (a descriptor of a process's root directory), resolved
- * as that process would: a symlink in its tree, "/dev/shm -> /etc" say,
+/* path below root (a descriptor of a namespace's root directory), resolved
+ * as a process there would: a symlink in its tree, "/dev/shm -> /etc" say,
  * stays inside it rather than reaching the daemon's own files. */
 static int open_in_root(int root, const char *path, int flags)
 {
@@ -264,13 +385,36 @@ static int open_in_root(int root, const char *path, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
+/* The root directory of mount namespace mnt: the calling thread steps in
+ * and back out. Its file system information is made its own first, once,
+ * since setns(CLONE_NEWNS) moves only a thread that shares it with no
+ * other; the daemon keeps no relative path in it. */
+static int root_of_mount_namespace(int mnt)
+{
+	static __thread bool own_fs;
+	if (!own_fs && unshare(CLONE_FS) < 0)
+		return -errno;
+	own_fs = true;
+	if (setns(mnt, CLONE_NEWNS) < 0)
+		return -errno;
+	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int err = errno;
+	if (setns(own_mnt_fd, CLONE_NEWNS) < 0 || fchdir(own_cwd_fd) < 0)
+		g_error("cannot return to the daemon's mount namespace: %s", g_strerror(errno));
+	return root >= 0 ? root : -err;
+}
+
 int ipc_space_open(struct ipc_space *s, const char *path, int flags)
 {
 	if (ipc_space_is_own(s)) {
 		int fd = open(path, flags | O_CLOEXEC);
 		return fd < 0 ? -errno : fd;
 	}
-	int root = open_in_process(s, "root", O_PATH | O_DIRECTORY);
+	int mnt = space_namespace(s, PIDFD_GET_MNT_NAMESPACE);
+	if (mnt < 0)
+		return mnt;
+	int root = root_of_mount_namespace(mnt);
+	close(mnt);
 	if (root < 0)
 		return root;
 	int fd = open_in_root(root, path, flags);
