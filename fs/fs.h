@@ -69,6 +69,9 @@ const struct ipc_instance *nodes_instances(void);
 /* ns/NAME, with the kind directories of instances below it, for e. */
 struct node *nodes_add_ns_tree(struct node *ns_root, const char *name,
 			       const struct ipc_instance *instances, struct ns_entry *e);
+/* Frees top's name for another node; top lives on for whoever has its
+ * inode number. */
+void nodes_detach_subtree(struct node *top);
 /* Forgets top and every node below it. */
 void nodes_remove_subtree(struct node *top);
 void nodes_free_tree(void);

@@ -128,9 +128,15 @@ static void remove_node(struct node *n)
 	g_hash_table_remove(by_ino, &n->ino);
 }
 
+void nodes_detach_subtree(struct node *top)
+{
+	if (g_hash_table_lookup(top->parent->subdirs, top->name) == top)
+		g_hash_table_remove(top->parent->subdirs, top->name);
+}
+
 void nodes_remove_subtree(struct node *top)
 {
-	g_hash_table_remove(top->parent->subdirs, top->name);
+	nodes_detach_subtree(top);
 	remove_node(top);
 }
 

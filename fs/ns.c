@@ -31,9 +31,14 @@ struct ns_entry {
 	 * below may be released after ns/N itself is forgotten. */
 	unsigned object_nodes;
 	bool gone;
+	bool detached; /* a new namespace took its number: it is in dead */
 };
 
-static GHashTable *entries; /* ns inode (gint64) -> struct ns_entry, live or not yet forgotten */
+/* ns inode (gint64) -> struct ns_entry, live or not yet forgotten. */
+static GHashTable *entries;
+/* Gone entries whose number a new namespace took, until the kernel forgets
+ * them: struct ns_entry, freed when removed. */
+static GHashTable *dead;
 static guint sweep_source;
 static bool stopping; /* the nodes are all freed already */
 
@@ -49,8 +54,24 @@ static void entry_free(struct ns_entry *e)
 /* Freed once gone and nothing of the kernel's refers to it. */
 static void entry_free_if_unused(struct ns_entry *e)
 {
-	if (e->gone && e->top->nlookup == 0 && e->object_nodes == 0)
+	if (!e->gone || e->top->nlookup > 0 || e->object_nodes > 0)
+		return;
+	if (e->detached)
+		g_hash_table_remove(dead, e);
+	else
 		g_hash_table_remove(entries, &(gint64){ (gint64)e->ns });
+}
+
+/* e is gone and a new namespace has its number: the name ns/N goes to the
+ * new one's tree at once, while e's tree lives on, nameless, for the
+ * kernel's references (a working directory, an open file) until they are
+ * given back. */
+static void entry_detach(struct ns_entry *e)
+{
+	g_hash_table_steal(entries, &(gint64){ (gint64)e->ns });
+	e->detached = true;
+	nodes_detach_subtree(e->top);
+	g_hash_table_add(dead, e);
 }
 
 static void entry_gone(struct ns_entry *e)
@@ -96,6 +117,8 @@ void ns_init(void)
 {
 	entries = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
 					(GDestroyNotify)entry_free);
+	dead = g_hash_table_new_full(g_direct_hash, g_direct_equal, (GDestroyNotify)entry_free,
+				     NULL);
 }
 
 /* After nodes_free_tree: every node, and what it held, is gone. */
@@ -104,6 +127,7 @@ void ns_shutdown(void)
 	stopping = true;
 	g_clear_handle_id(&sweep_source, g_source_remove);
 	g_clear_pointer(&entries, g_hash_table_destroy);
+	g_clear_pointer(&dead, g_hash_table_destroy);
 }
 
 static bool parse_ns(const char *name, ino_t *ns)
@@ -160,11 +184,11 @@ int ns_lookup(struct node *ns_root, const char *name, struct node **out)
 	if (e && !e->gone && has_no_process(e)) {
 		entry_gone(e); /* which frees it if the kernel holds no ns/N */
 		e = g_hash_table_lookup(entries, &(gint64){ (gint64)ns });
-		if (!e)
-			return -ENOENT;
 	}
-	if (e && e->gone)
-		return -ENOENT; /* a new tree only once the kernel forgot this one */
+	if (e && e->gone) {
+		entry_detach(e); /* should a new namespace have its number now */
+		e = NULL;
+	}
 	int r = e ? 0 : entry_new(ns_root, ns, &e);
 	if (r < 0)
 		return r;

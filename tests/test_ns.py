@@ -9,6 +9,7 @@ container exits, ns/N goes and the daemon holds nothing of it."""
 import errno
 import os
 import select
+import subprocess
 import sys
 import threading
 import time
@@ -279,6 +280,61 @@ def test_no_request_below_ns_but_roots():
         assert "x" not in os.listdir(top(m, c, "mq"))
         # ns/ itself may be stat'ed by anyone, as any 0700 directory.
         assert as_user(NOBODY, lambda: os.stat(os.path.join(m.path, "ns")).st_mode & 0o777) == 0o700
+
+
+def test_a_new_namespace_with_a_dead_ones_number_is_reachable():
+    """A namespace gets the inode number of one just gone (the kernel
+    reuses the lowest free one); its ns/N is reachable within the second
+    the sweep and the kernel's cache of the name take, while a directory
+    still open on the old ns/N answers ENOENT."""
+    with Mount() as m:
+        old = subprocess.Popen(["unshare", "--ipc", "sleep", "600"])
+        try:
+            wait_until(lambda: len(os.listdir(os.path.join(m.path, "ns"))) == 1, "ns/N listed")
+            ns = os.listdir(os.path.join(m.path, "ns"))[0]
+            top = os.path.join(m.path, "ns", ns)
+            held = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+        finally:
+            old.kill()
+            old.wait()
+        try:
+            wait_until(lambda: os.listdir(os.path.join(m.path, "ns")) == [], "ns/N gone")
+            wait_until(lambda: outcome_of(os.listdir, top) == "ENOENT", "ns/N ENOENT")
+            new = None
+            for _ in range(20):  # the number is the lowest free one once freed
+                new = subprocess.Popen(["unshare", "--ipc", "sleep", "600"])
+                wait_until(lambda: os.path.exists("/proc/%d/ns/ipc" % new.pid) and
+                           os.readlink("/proc/%d/ns/ipc" % new.pid) != os.readlink(
+                               "/proc/self/ns/ipc"), "the new namespace")
+                if os.readlink("/proc/%d/ns/ipc" % new.pid) == "ipc:[%s]" % ns:
+                    break
+                new.kill()
+                new.wait()
+                new = None
+                time.sleep(0.1)
+            assert new, "the kernel gave no new namespace the number %s" % ns
+            try:
+                wait_until(lambda: outcome_of(os.listdir, top) == ["mq", "sem", "shm", "sysv"],
+                           "the new ns/N reachable", limit=3)
+                key = os.path.join(top, "sysv", "msg", "0x%08x" % m.key(9))
+                os.close(os.open(key, os.O_CREAT | os.O_RDWR, 0o600))
+                seen = subprocess.run(["nsenter", "--ipc", "-t", str(new.pid), "ipcs", "-q"],
+                                      capture_output=True, text=True, check=True).stdout
+                assert "0x%08x" % m.key(9) in seen, seen
+                os.unlink(key)
+                expect_errno(errno.ENOENT, os.listdir, held)
+            finally:
+                new.kill()
+                new.wait()
+        finally:
+            os.close(held)
+
+
+def outcome_of(fn, *args):
+    try:
+        return sorted(fn(*args))
+    except OSError as e:
+        return errno.errorcode[e.errno]
 
 
 def daemon_holds(pid, devs, ns):
