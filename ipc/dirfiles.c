@@ -24,6 +24,58 @@ static const char *fd_path(int fd, char buf[FD_PATH_MAX])
 	return buf;
 }
 
+/* One system call on a directory's files, made with the rights of root of
+ * the directory's user namespace (ipc_space_as_root): where that is not
+ * the daemon's, a name in the container's /dev/shm that leads elsewhere
+ * (a bind mount of a host directory, say) gets no more than the
+ * container's root would. */
+enum file_op { OP_OPENAT, OP_LINKAT, OP_UNLINKAT, OP_CHMOD, OP_FCHOWN, OP_UTIMENS };
+struct file_call {
+	enum file_op op;
+	int dir, fd;
+	const char *path, *path2;
+	int flags;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	const struct timespec *times;
+};
+
+static int file_call_run(void *arg)
+{
+	const struct file_call *c = arg;
+	int r;
+	switch (c->op) {
+	case OP_OPENAT:
+		r = openat(c->dir, c->path, c->flags | O_CLOEXEC, c->mode);
+		break;
+	case OP_LINKAT:
+		r = linkat(AT_FDCWD, c->path, c->dir, c->path2, AT_SYMLINK_FOLLOW);
+		break;
+	case OP_UNLINKAT:
+		r = unlinkat(c->dir, c->path, 0);
+		break;
+	case OP_CHMOD:
+		r = chmod(c->path, c->mode);
+		break;
+	case OP_FCHOWN:
+		r = fchownat(c->fd, "", c->uid, c->gid, AT_EMPTY_PATH);
+		break;
+	case OP_UTIMENS:
+		r = utimensat(AT_FDCWD, c->path, c->times, 0);
+		break;
+	default:
+		r = -1;
+		errno = EINVAL;
+	}
+	return r < 0 ? -errno : r;
+}
+
+static int file_call(const struct ipc_dir *d, struct file_call c)
+{
+	return ipc_space_as_root(d->space, file_call_run, &c);
+}
+
 void ipc_attr_from_stat(const struct stat *st, struct ipc_attr *attr)
 {
 	*attr = (struct ipc_attr){
@@ -78,9 +130,10 @@ static int stat_by_name(const struct ipc_dir *d, const char *name, struct stat *
 int ipc_dir_each(const struct ipc_dir *d,
 		 void (*fn)(const char *name, const struct stat *st, void *data), void *data)
 {
-	int fd = openat(d->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = file_call(d, (struct file_call){ OP_OPENAT, d->fd, .path = ".",
+						 .flags = O_RDONLY | O_DIRECTORY });
 	if (fd < 0)
-		return -errno;
+		return fd;
 	DIR *dir = fdopendir(fd);
 	if (!dir) {
 		int err = errno;
@@ -133,15 +186,18 @@ int ipc_dir_find(const struct ipc_dir *d, const char *name, int flags, struct ip
 	if (r < 0)
 		return r == -EINVAL ? -ENOENT : r;
 	g_autofree char *file = ipc_dir_file(d, name);
-	int fd = flags == O_PATH ? -1 : openat(d->fd, file, flags | O_NOFOLLOW | O_CLOEXEC);
+	int fd = flags == O_PATH ? -EACCES :
+		 file_call(d, (struct file_call){ OP_OPENAT, d->fd, .path = file,
+						   .flags = flags | O_NOFOLLOW });
 	if (fd >= 0)
 		return ipc_dir_adopt(d, fd, true, out);
-	if (flags != O_PATH && errno != EACCES)
-		return errno == ELOOP ? -ENOENT : -errno;
+	if (fd != -EACCES)
+		return fd == -ELOOP ? -ENOENT : fd;
 	/* O_NOFOLLOW with O_PATH takes a symlink itself: not a regular file. */
-	fd = openat(d->fd, file, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fd = file_call(d, (struct file_call){ OP_OPENAT, d->fd, .path = file,
+					      .flags = O_PATH | O_NOFOLLOW });
 	if (fd < 0)
-		return -errno;
+		return fd;
 	return ipc_dir_adopt(d, fd, false, out);
 }
 
@@ -151,16 +207,20 @@ int ipc_dir_create(const struct ipc_dir *d, const char *name, mode_t mode,
 	int r = ipc_dir_check_name(d, name);
 	if (r < 0)
 		return r;
-	int fd = openat(d->fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 0777);
+	int fd = file_call(d, (struct file_call){ OP_OPENAT, d->fd, .path = ".",
+						 .flags = O_TMPFILE | O_RDWR, .mode = mode & 0777 });
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = init ? init(fd) : 0;
-	if (r == 0 && fchown(fd, who->uid, who->gid) < 0)
+	if (r == 0 && !ipc_space_own_users(d->space))
+		r = 0; /* made by the namespace's root, it stays its */
+	else if (r == 0 && fchown(fd, who->uid, who->gid) < 0)
 		r = -errno;
 	char path[FD_PATH_MAX];
 	g_autofree char *file = ipc_dir_file(d, name);
-	if (r == 0 && linkat(AT_FDCWD, fd_path(fd, path), d->fd, file, AT_SYMLINK_FOLLOW) < 0)
-		r = -errno;
+	if (r == 0)
+		r = file_call(d, (struct file_call){ OP_LINKAT, d->fd, .path = fd_path(fd, path),
+						     .path2 = file });
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -171,8 +231,8 @@ int ipc_dir_create(const struct ipc_dir *d, const char *name, mode_t mode,
 int ipc_file_reopen(const struct ipc_object *o, int flags)
 {
 	char path[FD_PATH_MAX];
-	int fd = open(fd_path(o->fd, path), flags | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	return file_call(o->dir, (struct file_call){ OP_OPENAT, AT_FDCWD,
+						     .path = fd_path(o->fd, path), .flags = flags });
 }
 
 int ipc_file_fstat(const struct ipc_object *o, struct stat *st)
@@ -204,8 +264,8 @@ int ipc_file_unlink(struct ipc_object *o, const char *name)
 	if (r == 0 && (st.st_dev != o->dev || st.st_ino != o->ino))
 		r = -ENOENT;
 	g_autofree char *file = ipc_dir_file(o->dir, name);
-	if (r == 0 && unlinkat(o->dir->fd, file, 0) < 0)
-		r = -errno;
+	if (r == 0)
+		r = file_call(o->dir, (struct file_call){ OP_UNLINKAT, o->dir->fd, .path = file });
 	return r;
 }
 
@@ -216,18 +276,25 @@ int ipc_file_chmod(struct ipc_object *o, mode_t mode)
 	if (mode & (S_ISUID | S_ISGID))
 		return -EINVAL;
 	char path[FD_PATH_MAX];
-	return chmod(fd_path(o->fd, path), mode & 07777) < 0 ? -errno : 0;
+	return file_call(o->dir, (struct file_call){ OP_CHMOD, .path = fd_path(o->fd, path),
+						     .mode = mode & 07777 });
 }
 
+/* Ids are the daemon's, which a namespace of its own would read as its
+ * own: there, a chown is EPERM rather than a change to other ids. */
 int ipc_file_chown(struct ipc_object *o, uid_t uid, gid_t gid)
 {
-	return fchownat(o->fd, "", uid, gid, AT_EMPTY_PATH) < 0 ? -errno : 0;
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && !ipc_space_own_users(o->dir->space))
+		return -EPERM;
+	return file_call(o->dir, (struct file_call){ OP_FCHOWN, .fd = o->fd, .uid = uid,
+						     .gid = gid });
 }
 
 int ipc_file_set_times(struct ipc_object *o, const struct timespec times[2])
 {
 	char path[FD_PATH_MAX];
-	return utimensat(AT_FDCWD, fd_path(o->fd, path), times, 0) < 0 ? -errno : 0;
+	return file_call(o->dir, (struct file_call){ OP_UTIMENS, .path = fd_path(o->fd, path),
+						     .times = times });
 }
 
 int ipc_file_id(struct ipc_object *o, struct ipc_file_id *id)

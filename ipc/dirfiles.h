@@ -11,6 +11,9 @@
 
 struct ipc_dir {
 	int fd;                     /* the directory */
+	/* Whose rights the directory's files are reached with: those of root
+	 * of its user namespace (ipc_space_as_root); NULL: the daemon's. */
+	struct ipc_space *space;
 	const char *prefix;         /* file name = prefix + object name */
 	const char *foreign_prefix; /* files of another kind, or NULL */
 	size_t name_max;

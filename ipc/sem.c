@@ -82,6 +82,7 @@ static int sem_setup(struct ipc_space *space, struct ipc_state **out)
 	struct ipc_state *st = g_new0(struct ipc_state, 1);
 	st->semaphores = (struct ipc_dir){
 		.fd = fd,
+		.space = ipc_space_ref(space),
 		.prefix = SEM_PREFIX,
 		.name_max = NAME_MAX - (sizeof(SEM_PREFIX) - 1),
 	};
@@ -114,6 +115,7 @@ static void sem_teardown(struct ipc_state *st)
 	g_hash_table_foreach(st->mappings, stop_token_thread, NULL);
 	if (st->semaphores.fd >= 0)
 		close(st->semaphores.fd);
+	ipc_space_unref(st->semaphores.space);
 	g_hash_table_destroy(st->mappings);
 	g_free(st);
 }

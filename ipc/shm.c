@@ -39,6 +39,7 @@ static int shm_setup(struct ipc_space *space, struct ipc_state **out)
 	struct ipc_state *st = g_new0(struct ipc_state, 1);
 	st->segments = (struct ipc_dir){
 		.fd = fd,
+		.space = ipc_space_ref(space),
 		.prefix = "",
 		.foreign_prefix = SEM_PREFIX, /* semaphores: sem/ shows them */
 		.name_max = NAME_MAX,
@@ -58,6 +59,7 @@ static void shm_teardown(struct ipc_state *st)
 {
 	if (st->segments.fd >= 0)
 		close(st->segments.fd);
+	ipc_space_unref(st->segments.space);
 	g_free(st);
 }
 

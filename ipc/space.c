@@ -11,12 +11,16 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <linux/openat2.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -30,7 +34,9 @@
 #ifndef PIDFD_GET_IPC_NAMESPACE
 #define PIDFD_GET_IPC_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 2)
 #define PIDFD_GET_MNT_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 3)
+#define PIDFD_GET_USER_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 9)
 #endif
+#define AS_ROOT_STACK (64 << 10)
 
 struct ipc_space {
 	gint refs;
@@ -49,6 +55,7 @@ static struct ipc_space own_space = { .refs = 1, .own = true, .pidfd = -1 };
 static int own_fd = -1;     /* the daemon's IPC namespace, to come back to */
 static int own_mnt_fd = -1; /* its mount namespace, likewise */
 static int own_cwd_fd = -1; /* its working directory */
+static long own_user_ns;    /* the inode of its user namespace */
 
 static int pidfd_of(pid_t pid)
 {
@@ -100,6 +107,9 @@ int ipc_spaces_setup(void)
 	if (own_fd < 0 || own_mnt_fd < 0 || own_cwd_fd < 0 || fstat(own_fd, &st) < 0)
 		return -errno;
 	own_space.ns = st.st_ino;
+	if (stat("/proc/self/ns/user", &st) < 0)
+		return -errno;
+	own_user_ns = (long)st.st_ino;
 	/* The pidfd namespace ioctls are how other namespaces are reached. */
 	int pidfd = pidfd_of(getpid());
 	long ns = pidfd < 0 ? pidfd : ipc_ns_of_pidfd(pidfd);
@@ -385,6 +395,18 @@ static int open_in_root(int root, const char *path, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
+struct open_in_root_call {
+	int root;
+	const char *path;
+	int flags;
+};
+
+static int open_in_root_of(void *arg)
+{
+	struct open_in_root_call *c = arg;
+	return open_in_root(c->root, c->path, c->flags);
+}
+
 /* The root directory of mount namespace mnt: the calling thread steps in
  * and back out. Its file system information is made its own first, once,
  * since setns(CLONE_NEWNS) moves only a thread that shares it with no
@@ -417,7 +439,74 @@ int ipc_space_open(struct ipc_space *s, const char *path, int flags)
 	close(mnt);
 	if (root < 0)
 		return root;
-	int fd = open_in_root(root, path, flags);
+	struct open_in_root_call c = { root, path, flags };
+	int fd = ipc_space_as_root(s, open_in_root_of, &c);
 	close(root);
 	return fd;
+}
+
+/* What runs as root of another user namespace: in a child that shares the
+ * caller's memory and descriptors and stops it until done (CLONE_VM,
+ * CLONE_FILES, CLONE_VFORK), since a thread of a process with several
+ * can't join another user namespace. The child makes system calls only:
+ * credentials are set with the raw calls, as glibc's wrappers would change
+ * every thread of the daemon. */
+struct as_root {
+	int user_ns;
+	int (*fn)(void *arg);
+	void *arg;
+	int result;
+};
+
+static int as_root_child(void *data)
+{
+	struct as_root *a = data;
+	/* No group of the daemon's comes along; then root of the namespace,
+	 * which is the container's root on the host and has capabilities
+	 * only over what the namespace maps. */
+	if (syscall(SYS_setgroups, 0, NULL) < 0 || setns(a->user_ns, CLONE_NEWUSER) < 0 ||
+	    syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0)
+		a->result = errno == EINVAL ? -EPERM : -errno;
+	else
+		a->result = a->fn(a->arg);
+	_exit(0);
+}
+
+static int run_as_root_of(int user_ns, int (*fn)(void *arg), void *arg)
+{
+	void *stack = mmap(NULL, AS_ROOT_STACK, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return -errno;
+	struct as_root a = { user_ns, fn, arg, -EIO };
+	pid_t child = clone(as_root_child, (char *)stack + AS_ROOT_STACK,
+			    CLONE_VM | CLONE_FILES | CLONE_VFORK | SIGCHLD, &a);
+	int r = child < 0 ? -errno : 0;
+	while (child > 0 && waitpid(child, NULL, __WALL) < 0 && errno == EINTR)
+		;
+	munmap(stack, AS_ROOT_STACK);
+	return r < 0 ? r : a.result;
+}
+
+bool ipc_space_own_users(struct ipc_space *s)
+{
+	if (ipc_space_is_own(s))
+		return true;
+	int user_ns = space_namespace(s, PIDFD_GET_USER_NAMESPACE);
+	bool own = user_ns >= 0 && inode_of(user_ns) == own_user_ns;
+	if (user_ns >= 0)
+		close(user_ns);
+	return own;
+}
+
+int ipc_space_as_root(struct ipc_space *s, int (*fn)(void *arg), void *arg)
+{
+	if (ipc_space_is_own(s))
+		return fn(arg);
+	int user_ns = space_namespace(s, PIDFD_GET_USER_NAMESPACE);
+	if (user_ns < 0)
+		return user_ns;
+	int r = inode_of(user_ns) == own_user_ns ? fn(arg) : run_as_root_of(user_ns, fn, arg);
+	close(user_ns);
+	return r;
 }

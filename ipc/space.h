@@ -54,8 +54,18 @@ void ipc_space_home(void);
  * namespace take its inode number. */
 void ipc_space_forsake(struct ipc_space *s);
 
-/* path, absolute, opened with flags as a process of s sees it. */
+/* path, absolute, opened with flags as root of s sees it, from the root
+ * of its mount namespace. */
 int ipc_space_open(struct ipc_space *s, const char *path, int flags);
+/* fn(arg) with the rights of root of s's user namespace, where that is
+ * not the daemon's, so that below ns/N the daemon does nothing that N's
+ * own root could not; else as the daemon. fn's return is returned; fn
+ * makes system calls only (no allocation, no glibc call that keeps
+ * state), since it may run in a child that shares the daemon's memory. */
+int ipc_space_as_root(struct ipc_space *s, int (*fn)(void *arg), void *arg);
+/* Whether s's user namespace is the daemon's: its uids and gids are the
+ * daemon's. */
+bool ipc_space_own_users(struct ipc_space *s);
 
 /* The inode number of process pid's IPC namespace, or a negative errno. */
 long ipc_ns_of(pid_t pid);

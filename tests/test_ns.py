@@ -6,11 +6,14 @@ inside. The host lists, reads, writes, creates, chmods and removes
 through ns/N/ and checks each against the helper's view; a message goes
 both ways on each queue; a user other than root is refused; once the
 container exits, ns/N goes and the daemon holds nothing of it."""
+import contextlib
 import errno
 import os
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -290,15 +293,17 @@ def test_a_new_namespace_with_a_dead_ones_number_is_reachable():
     with Mount() as m:
         old = subprocess.Popen(["unshare", "--ipc", "sleep", "600"])
         try:
-            wait_until(lambda: len(os.listdir(os.path.join(m.path, "ns"))) == 1, "ns/N listed")
-            ns = os.listdir(os.path.join(m.path, "ns"))[0]
+            wait_until(lambda: os.readlink("/proc/%d/ns/ipc" % old.pid) != os.readlink(
+                "/proc/self/ns/ipc"), "the container's namespace")
+            ns = str(os.stat("/proc/%d/ns/ipc" % old.pid).st_ino)
+            wait_until(lambda: ns in os.listdir(os.path.join(m.path, "ns")), "ns/N listed")
             top = os.path.join(m.path, "ns", ns)
             held = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
         finally:
             old.kill()
             old.wait()
         try:
-            wait_until(lambda: os.listdir(os.path.join(m.path, "ns")) == [], "ns/N gone")
+            wait_until(lambda: ns not in os.listdir(os.path.join(m.path, "ns")), "ns/N gone")
             wait_until(lambda: outcome_of(os.listdir, top) == "ENOENT", "ns/N ENOENT")
             new = None
             for _ in range(20):  # the number is the lowest free one once freed
@@ -335,6 +340,122 @@ def outcome_of(fn, *args):
         return sorted(fn(*args))
     except OSError as e:
         return errno.errorcode[e.errno]
+
+
+# A container of nobody's with a user namespace of its own (its root is
+# nobody on the host), whose /dev/shm is argv[1]'s doing: "bind DIR" binds
+# a host directory there, "link DIR" puts a tmpfs on /dev and a symlink
+# /dev/shm -> DIR, "tmpfs" mounts its own. Prints its pid, then waits.
+USER_CONTAINER = r"""
+set -e
+case "$1" in
+bind) mount --bind "$2" /dev/shm ;;
+link) mount -t tmpfs none /dev; ln -s "$2" /dev/shm ;;
+tmpfs) mount -t tmpfs none /dev/shm; echo data > /dev/shm/seg ;;
+esac
+echo $$
+exec sleep 600
+"""
+
+
+@contextlib.contextmanager
+def user_container(how, target=""):
+    proc = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY),
+                             "--clear-groups", "unshare", "--user", "--map-root-user", "--ipc",
+                             "--mount", "--fork", "sh", "-c", USER_CONTAINER, "sh", how, target],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(proc.stdout.readline())
+        yield str(os.stat("/proc/%d/ns/ipc" % pid).st_ino)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def host_directory():
+    """A directory of root's with a 0600 file of root's and a set-uid one."""
+    d = tempfile.mkdtemp(prefix="ipcfs-host.")
+    os.chmod(d, 0o755)
+    try:
+        for name, mode in (("victim", 0o600), ("suidbin", 0o4755)):
+            with open(os.path.join(d, name), "w") as f:
+                f.write("host\n")
+            os.chmod(os.path.join(d, name), mode)
+        yield d
+    finally:
+        shutil.rmtree(d)
+
+
+def tries_below(top):
+    shm, sem = os.path.join(top, "shm"), os.path.join(top, "sem")
+    tries = {
+        "read": lambda: open(os.path.join(shm, "victim"), "rb").read(),
+        "open for writing": lambda: os.close(os.open(os.path.join(shm, "suidbin"), os.O_WRONLY)),
+        "chmod": lambda: os.chmod(os.path.join(shm, "victim"), 0o666),
+        "rm": lambda: os.unlink(os.path.join(shm, "victim")),
+        "create shm": lambda: os.close(os.open(os.path.join(shm, "new"), os.O_CREAT | os.O_RDWR)),
+        "create sem": lambda: os.close(os.open(os.path.join(sem, "cs"), os.O_CREAT | os.O_RDWR)),
+    }
+    got = {}
+    for what, fn in tries.items():
+        try:
+            fn()
+            got[what] = "ok"
+        except OSError as e:
+            got[what] = errno.errorcode[e.errno]
+    return got
+
+
+def test_below_ns_n_only_what_the_containers_root_may():
+    """A container with its own user namespace that points its /dev/shm at
+    a host directory gets nothing done there through ns/N that its own
+    root could not do: root of the host, through the mount, can't read,
+    change or remove the host's files, nor create files there."""
+    with Mount() as m, host_directory() as host:
+        for how in ("bind", "link"):
+            with user_container(how, host) as ns:
+                top = os.path.join(m.path, "ns", ns)
+                wait_until(lambda: os.path.isdir(top), "ns/N")
+                assert sorted(os.listdir(os.path.join(top, "shm"))) == ["suidbin", "victim"]
+                got = tries_below(top)
+                want = {"read": "EACCES", "open for writing": "EACCES", "chmod": "EPERM",
+                        "rm": "EACCES", "create shm": "EACCES", "create sem": "EACCES"}
+                assert got == want, (how, got)
+                assert sorted(os.listdir(host)) == ["suidbin", "victim"], (how, os.listdir(host))
+                assert os.stat(os.path.join(host, "suidbin")).st_mode & 0o7777 == 0o4755
+                assert os.stat(os.path.join(host, "victim")).st_mode & 0o7777 == 0o600
+
+
+def test_below_ns_n_the_containers_own_files_are_its_roots():
+    """In a container with its own user namespace and its own /dev/shm,
+    root through ns/N does what the container's root does: reads, writes,
+    makes and removes segments and semaphores, which the container owns."""
+    with Mount() as m, user_container("tmpfs") as ns:
+        top = os.path.join(m.path, "ns", ns)
+        wait_until(lambda: os.path.isdir(top), "ns/N")
+        seg = os.path.join(top, "shm", "seg")
+        with open(seg, "rb") as f:
+            assert f.read() == b"data\n"
+        with open(seg, "ab") as f:
+            f.write(b"more\n")
+        os.chmod(seg, 0o640)
+        made = os.path.join(top, "shm", "made")
+        os.close(os.open(made, os.O_CREAT | os.O_RDWR, 0o600))
+        sem = os.path.join(top, "sem", "s1")
+        with open(sem, "w") as f:
+            f.write("post\n")
+        with open(sem) as f:
+            assert f.read() == "1\n"
+        st = os.stat(made)
+        assert (st.st_uid, st.st_gid) == (NOBODY, NOBODY), (st.st_uid, st.st_gid)
+        expect_errno(errno.EPERM, os.chown, seg, 0, 0)
+        os.unlink(made)
+        os.unlink(sem)
+        assert sorted(os.listdir(os.path.join(top, "shm"))) == ["seg"]
+        with open(seg, "rb") as f:
+            assert f.read() == b"data\nmore\n"
+        assert os.stat(seg).st_mode & 0o777 == 0o640
 
 
 def daemon_holds(pid, devs, ns):

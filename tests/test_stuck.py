@@ -14,6 +14,7 @@ answer, and a holder that is not stuck is still named. Once the stall ends,
 the process that was stuck is seen again.
 """
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -114,6 +115,21 @@ def in_time(what, fn, *args):
     return outcome["value"], time.monotonic() - start
 
 
+def ipc_namespace_of(pid):
+    """The inode of pid's IPC namespace, asked of a pidfd: its
+    /proc/PID/ns/ipc would wait while it is stuck."""
+    PIDFD_GET_IPC_NAMESPACE = 0xFF << 8 | 2  # _IO(0xFF, 2)
+    pidfd = os.pidfd_open(pid)
+    try:
+        ns = fcntl.ioctl(pidfd, PIDFD_GET_IPC_NAMESPACE)
+        try:
+            return os.fstat(ns).st_ino
+        finally:
+            os.close(ns)
+    finally:
+        os.close(pidfd)
+
+
 def as_nobody(fn, *args):
     return as_user(NOBODY, fn, *args)
 
@@ -164,9 +180,10 @@ def test_a_container_whose_only_process_is_stuck_stays_reachable():
     with Mount() as m, stalling_fs() as (stall, release):
         launcher = ["unshare", "--ipc"]  # execs: the only process of N
         with stuck_process(stall, release, launcher=launcher) as stuck:
+            ns = str(ipc_namespace_of(stuck))
             listed, _ = in_time("ls ns/", os.listdir, os.path.join(m.path, "ns"))
-            assert len(listed) == 1, listed
-            top = os.path.join(m.path, "ns", listed[0])
+            assert ns in listed, (ns, listed)
+            top = os.path.join(m.path, "ns", ns)
             listed, _ = in_time("ls ns/N", os.listdir, top)
             assert sorted(listed) == ["mq", "sem", "shm", "sysv"], listed
             in_time("ls ns/N/sysv/msg", os.listdir, os.path.join(top, "sysv", "msg"))
