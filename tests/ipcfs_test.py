@@ -466,6 +466,38 @@ class KernelSetting:
         return False
 
 
+def within(seconds, what, fn, *args):
+    """fn(*args) run in a daemon thread; fails if it does not answer within
+    seconds (a stuck call is left for the mount's cleanup to end)."""
+    outcome = {}
+
+    def call():
+        try:
+            outcome["result"] = fn(*args)
+        except BaseException as e:
+            outcome["error"] = e
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "%s did not answer within %g s" % (what, seconds)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def outcomes(tries):
+    """{what: "ok" or the errno's name} of each call of the dict tries."""
+    got = {}
+    for what, fn in tries.items():
+        try:
+            fn()
+            got[what] = "ok"
+        except OSError as e:
+            got[what] = errno_name(e.errno)
+    return got
+
+
 def wait_until(condition, what, limit=10):
     """Waits until condition() holds; fails, naming what, after limit s."""
     deadline = time.monotonic() + limit

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-from ipcfs_test import create_queue, opened, run, wait_until, watched_mount
+from ipcfs_test import create_queue, opened, run, wait_until, watched_mount, within
 
 ANSWER_WITHIN = 2.0  # seconds an unrelated request may take while others wait
 WAIT_LIMIT = 10.0    # seconds to wait for something that must happen
@@ -83,26 +83,6 @@ def blocked_in(task, call, fd=None):
         return False
     return (len(fields) > 1 and fields[0] == str(SYSCALL_NUMBERS[call])
             and (fd is None or int(fields[1], 16) == fd))
-
-
-def within(seconds, what, fn, *args):
-    """fn(*args) run in a daemon thread; fails if it does not answer within
-    seconds (a stuck call is left for the mount's cleanup to end)."""
-    outcome = {}
-
-    def call():
-        try:
-            outcome["result"] = fn(*args)
-        except BaseException as e:
-            outcome["error"] = e
-
-    thread = threading.Thread(target=call, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), "%s did not answer within %g s" % (what, seconds)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
 
 
 def daemon_caught_up(path):

@@ -17,7 +17,8 @@ import tempfile
 import threading
 import time
 
-from ipcfs_test import HOLDERS_XATTR, LineChild, Mount, as_user, expect_errno, run, wait_until
+from ipcfs_test import (HOLDERS_XATTR, LineChild, Mount, as_user, expect_errno, outcomes, run,
+                        wait_until)
 
 NOBODY = 65534
 NS_XATTRS = ["user.ns.pid", "user.ns.command"]
@@ -255,14 +256,7 @@ def attempts_from_inside(fd):
         "fstat fd": lambda: os.fstat(fd),
         "fgetxattr fd": lambda: os.getxattr(fd, "user.mq.curmsgs"),
     }
-    got = {}
-    for what, fn in tries.items():
-        try:
-            fn()
-            got[what] = "ok"
-        except OSError as e:
-            got[what] = errno.errorcode[e.errno]
-    return got
+    return outcomes(tries)
 
 
 def test_no_request_below_ns_but_roots():
@@ -397,14 +391,7 @@ def tries_below(top):
         "create shm": lambda: os.close(os.open(os.path.join(shm, "new"), os.O_CREAT | os.O_RDWR)),
         "create sem": lambda: os.close(os.open(os.path.join(sem, "cs"), os.O_CREAT | os.O_RDWR)),
     }
-    got = {}
-    for what, fn in tries.items():
-        try:
-            fn()
-            got[what] = "ok"
-        except OSError as e:
-            got[what] = errno.errorcode[e.errno]
-    return got
+    return outcomes(tries)
 
 
 def test_below_ns_n_only_what_the_containers_root_may():

@@ -20,10 +20,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-from ipcfs_test import Mount, _die_with_the_test, as_user, run, wait_until
+from ipcfs_test import Mount, _die_with_the_test, as_user, run, wait_until, within
 
 FLOOR = os.path.join(os.environ.get("BUILD_DIR", ""), "bench", "ipcfs-floor")
 NOBODY = 65534
@@ -95,24 +94,12 @@ def stuck_process(stall_file, release, launcher=(), holding=None):
 
 
 def in_time(what, fn, *args):
-    """fn(*args), which must answer within ANSWER_WITHIN s; a call that does
-    not is left to the cleanup, which ends the stall."""
-    outcome = {}
-
-    def call():
-        try:
-            outcome["value"] = fn(*args)
-        except BaseException as e:
-            outcome["error"] = e
-
-    t = threading.Thread(target=call, daemon=True)
+    """fn(*args), which must answer within ANSWER_WITHIN s (a call that
+    does not is left to the cleanup, which ends the stall), and how long
+    it took."""
     start = time.monotonic()
-    t.start()
-    t.join(ANSWER_WITHIN)
-    assert not t.is_alive(), "%s did not answer within %g s" % (what, ANSWER_WITHIN)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"], time.monotonic() - start
+    value = within(ANSWER_WITHIN, what, fn, *args)
+    return value, time.monotonic() - start
 
 
 def ipc_namespace_of(pid):

@@ -21,7 +21,7 @@ import threading
 import time
 
 from ipcfs_test import (KIND_XATTRS, Mount, as_user, SysV, errno_name, expect_errno, run,
-                        wait_until, watched_mount)
+                        wait_until, watched_mount, within)
 
 NOBODY = 65534
 SETTLE = 0.3         # seconds for the daemon to act on a message, if it would
@@ -169,26 +169,6 @@ def blocked_in(task, call, fd=None):
     return (len(fields) > 1 and fields[0] == str(SYSCALL_NUMBERS[call])
             and (fd is None or int(fields[1], 16) == fd)
             and wchan == "request_wait_answer")
-
-
-def within(seconds, what, fn, *args):
-    """fn(*args) run in a daemon thread; fails if it does not answer within
-    seconds (a stuck call is left for the mount's cleanup to end)."""
-    outcome = {}
-
-    def call():
-        try:
-            outcome["result"] = fn(*args)
-        except BaseException as e:
-            outcome["error"] = e
-
-    thread = threading.Thread(target=call, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), "%s did not answer within %g s" % (what, seconds)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
 
 
 def daemon_caught_up(m):
