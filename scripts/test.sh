@@ -75,7 +75,11 @@ if [ "${IPCFS_SANITIZE:-1}" != 0 ]; then
 	reports=$(mktemp -d /tmp/ipcfs-sanitizer.XXXXXX)
 	# Every report, leaks at exit included, lands in a file of its own.
 	# handle_sigbus=0: the daemon catches SIGBUS itself (ipc/guard.c).
-	ASAN_OPTIONS="log_path=$reports/report:handle_sigbus=0:detect_leaks=1" \
+	# handle_abort, handle_sigtrap, handle_sigill: an abort() (libfuse's
+	# own checks), a g_error() (SIGTRAP) or a trap is a report with its
+	# stack too, not a death that leaves nothing behind, as the sanitizers'
+	# defaults would have it.
+	ASAN_OPTIONS="log_path=$reports/report:handle_sigbus=0:detect_leaks=1:handle_abort=1:handle_sigtrap=1:handle_sigill=1" \
 	UBSAN_OPTIONS="log_path=$reports/report:print_stacktrace=1:halt_on_error=1" \
 		run_suite "$san" "$first" "testlog-$first" "$@"
 fi
