@@ -972,6 +972,7 @@ def run_and_measure(m, tmp):
     RESULT["problems"] = problems
     RESULT["reports"] = reports
     RESULT["alive after run"] = m.alive()
+    RESULT["daemon exit"] = exit_status(m.proc.returncode)
     if m.alive():
         # Removed first: past queues_max queues (256), even root's
         # creates fail where root lacks CAP_SYS_RESOURCE.
@@ -990,6 +991,18 @@ def run_and_measure(m, tmp):
                             if ours(m, keys, w, n))
     RESULT["appeared"] = sorted("%s: %r" % (w, n) for w in after for n in after[w] - before[w]
                                 if escaped(m, keys, w, n))
+
+
+def exit_status(code):
+    """How the daemon ended, as its parent saw it. A death that leaves no
+    sanitizer report is a signal the sanitizers don't catch as run
+    (SIGKILL, SIGBUS, which the daemon handles itself) or an exit: which
+    one is the first thing to know."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        return "killed by %s" % signal.Signals(-code).name
+    return "exited with status %d" % code
 
 
 def fd_listing(pid):
@@ -1090,7 +1103,8 @@ def test_no_suspicious_errno():
 
 def test_daemon_alive_and_serving():
     r = result("alive after run", "daemon log")
-    assert r["alive after run"], "the daemon died:\n" + r["daemon log"][-3000:]
+    assert r["alive after run"], "the daemon died, %s:\n%s" % (r["daemon exit"],
+                                                               r["daemon log"][-3000:])
     assert r["serving"] is True, "after the run: %s" % r["serving"]
 
 
