@@ -748,7 +748,8 @@ def rss_kib(pid):
     another (a header page and a payload of max_pages_limit pages, 1 MiB
     by default, each), and the kernel makes them one mapping of depth
     times that; nothing else in the daemon maps between 1 and 4 MiB per
-    entry at once (AddressSanitizer's shadow and heap are far larger)."""
+    entry at once (without AddressSanitizer, whose regions are of all
+    sizes)."""
     own = ring = 0
     size = 0
     with open("/proc/%d/smaps" % pid) as f:
@@ -1063,10 +1064,14 @@ def print_summary():
     print("# daemon descriptors: %s at start, %s after warm-up, %s at end" % (
         r.get("fds at start"), r.get("fds after warm-up"), r.get("fds at end")))
     rss = [r.get(k, (None, None)) for k in ("rss at start", "rss after warm-up", "rss at end")]
-    print("# daemon resident KiB, less the io_uring rings: %s at start, %s after warm-up, %s at "
-          "end%s" % (rss[0][0], rss[1][0], rss[2][0],
-                     " (AddressSanitizer build)" if r.get("sanitized") else ""))
-    print("# the rings' buffers (not bounded): %s, %s, %s" % (rss[0][1], rss[1][1], rss[2][1]))
+    if r.get("sanitized"):
+        # AddressSanitizer maps regions of the rings' size of its own.
+        print("# daemon resident KiB: %s at start, %s after warm-up, %s at end (AddressSanitizer "
+              "build)" % tuple(sum(kib) if kib[0] is not None else None for kib in rss))
+    else:
+        print("# daemon resident KiB, less the io_uring rings: %s at start, %s after warm-up, %s "
+              "at end" % (rss[0][0], rss[1][0], rss[2][0]))
+        print("# the rings' buffers (not bounded): %s, %s, %s" % (rss[0][1], rss[1][1], rss[2][1]))
     for line in r.get("status", "").splitlines():
         print("# status: " + line)
     sys.stdout.flush()
@@ -1119,6 +1124,7 @@ def test_memory_bounded():
     r = result("rss at end", "rss after warm-up")
     grown = r["rss at end"][0] - r["rss after warm-up"][0]
     if r["sanitized"]:
+        grown = sum(r["rss at end"]) - sum(r["rss after warm-up"])
         # ASan keeps freed memory in quarantine (256 MiB by default), so
         # resident memory says nothing of leaks there; LeakSanitizer's
         # report at the daemon's exit does, and any report fails the run.
