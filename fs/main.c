@@ -137,8 +137,14 @@ static gboolean on_fuse_request(gint fd, GIOCondition condition, gpointer data)
 	if (r > 0)
 		fuse_session_process_buf(l->se, &l->buf);
 	if (r <= 0 || fuse_session_exited(l->se)) {
+		/* Each way out said, at a level shown by default: a daemon that
+		 * stopped with status 0 is otherwise one that said nothing. */
 		if (r < 0)
 			g_warning("reading the FUSE device: %s", g_strerror(-r));
+		else if (r == 0)
+			g_message("the mount was taken down or its connection aborted: stopping");
+		else
+			g_message("libfuse ended the session: stopping");
 		g_main_loop_quit(l->main_loop);
 		l->fuse_watch = 0;
 		return G_SOURCE_REMOVE;
@@ -149,7 +155,7 @@ static gboolean on_fuse_request(gint fd, GIOCondition condition, gpointer data)
 static gboolean on_signal(gpointer data)
 {
 	struct loop *l = data;
-	g_info("signal received, unmounting");
+	g_message("signal received, unmounting");
 	fuse_session_exit(l->se);
 	g_main_loop_quit(l->main_loop);
 	return G_SOURCE_CONTINUE;
