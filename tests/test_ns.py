@@ -11,6 +11,7 @@ import errno
 import os
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -354,15 +355,18 @@ exec sleep 600
 
 @contextlib.contextmanager
 def user_container(how, target=""):
+    # A session of its own, ended whole: unshare's forked child would
+    # outlive unshare and keep the test's output open.
     proc = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY),
                              "--clear-groups", "unshare", "--user", "--map-root-user", "--ipc",
-                             "--mount", "--fork", "sh", "-c", USER_CONTAINER, "sh", how, target],
-                            stdout=subprocess.PIPE, text=True)
+                             "--mount", "--fork", "--kill-child", "sh", "-c", USER_CONTAINER,
+                             "sh", how, target],
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         pid = int(proc.stdout.readline())
         yield str(os.stat("/proc/%d/ns/ipc" % pid).st_ino)
     finally:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
 
